@@ -1,14 +1,16 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! The zepix kernel.
+//!
+//! - [`ports`]: the `Venue`, `Store` and `Inbox` the kernel talks to.
+//! - [`outcome`]: what happened to a signal.
+//! - [`risk`]: trading state, the risk gate and lot sizing.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod outcome;
+pub mod ports;
+pub mod risk;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use outcome::{Outcome, OutcomeStatus};
+pub use ports::{
+    Appended, Execution, Inbox, InboxError, InboxRecord, OrderTicket, PluginDb, SignalRecord, Store, StoreError,
+    StoreOp, StoreSnapshot, Venue, VenueError,
+};
+pub use risk::{RiskApproved, TradingState};

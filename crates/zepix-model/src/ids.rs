@@ -57,11 +57,7 @@ impl SignalId {
         if valid {
             Ok(Self(id.to_owned()))
         } else {
-            Err(ModelError::new(
-                "signal id",
-                id,
-                "1 to 128 printable characters",
-            ))
+            Err(ModelError::new("signal id", id, "1 to 128 printable characters"))
         }
     }
 

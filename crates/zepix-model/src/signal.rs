@@ -56,10 +56,7 @@ impl FromStr for SignalType {
             "reversal" | "reverse" => Self::Reversal,
             "trend" => Self::Trend,
             "market" | "price" | "tick" => Self::Market,
-            _ if !t.is_empty()
-                && t.len() <= 32
-                && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
-            {
+            _ if !t.is_empty() && t.len() <= 32 && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
                 Self::Custom(t)
             }
             _ => return Err(()),
@@ -321,14 +318,14 @@ fn parse_object(map: Map<String, Value>, received_at: DateTime<Utc>) -> Result<P
     }
     let take = |field: Field| known.iter().find(|(f, _, _)| *f == field).map(|(_, _, v)| v);
 
-    let secret = take(Field::Secret).map(|v| text_of(v)).transpose().map_err(|v| SignalError::bad("secret", &v, "a string"))?;
+    let secret =
+        take(Field::Secret).map(|v| text_of(v)).transpose().map_err(|v| SignalError::bad("secret", &v, "a string"))?;
     let strategy = take(Field::Strategy).map(parse_strategy).transpose()?;
     let timeframe = take(Field::Timeframe)
         .map(|v| {
-            text_of(v)
-                .ok()
-                .and_then(|t| t.parse::<Timeframe>().ok())
-                .ok_or_else(|| SignalError::bad("timeframe", v, "1m, 5m, 15m, 1h, 4h, 1d or TradingView's 1, 5, 15, 60, 240, 1D"))
+            text_of(v).ok().and_then(|t| t.parse::<Timeframe>().ok()).ok_or_else(|| {
+                SignalError::bad("timeframe", v, "1m, 5m, 15m, 1h, 4h, 1d or TradingView's 1, 5, 15, 60, 240, 1D")
+            })
         })
         .transpose()?;
     let symbol = take(Field::Symbol)
@@ -346,17 +343,16 @@ fn parse_object(map: Map<String, Value>, received_at: DateTime<Utc>) -> Result<P
     let sl = take(Field::Sl).map(|v| parse_level("sl", v)).transpose()?;
     let tp = match take(Field::Tp) {
         None => Vec::new(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .enumerate()
-            .map(|(i, v)| parse_level(&format!("tp[{i}]"), v))
-            .collect::<Result<_, _>>()?,
+        Some(Value::Array(items)) => {
+            items.iter().enumerate().map(|(i, v)| parse_level(&format!("tp[{i}]"), v)).collect::<Result<_, _>>()?
+        }
         Some(v) => vec![parse_level("tp", v)?],
     };
 
     let mut sizes = Vec::new();
     if let Some(v) = take(Field::Lot) {
-        let lots = decimal_of(v).and_then(|d| Lots::new(d).ok()).ok_or_else(|| SignalError::bad("lot", v, EXPECT_PRICE))?;
+        let lots =
+            decimal_of(v).and_then(|d| Lots::new(d).ok()).ok_or_else(|| SignalError::bad("lot", v, EXPECT_PRICE))?;
         sizes.push(("lot", Sizing::Lots(lots)));
     }
     if let Some(v) = take(Field::RiskPct) {
@@ -373,11 +369,18 @@ fn parse_object(map: Map<String, Value>, received_at: DateTime<Utc>) -> Result<P
     }
     if sizes.len() > 1 {
         let names: Vec<&str> = sizes.iter().map(|(n, _)| *n).collect();
-        return Err(SignalError::bad("lot", &Value::String(names.join(", ")), "only one of lot, risk_pct, risk_amount"));
+        return Err(SignalError::bad(
+            "lot",
+            &Value::String(names.join(", ")),
+            "only one of lot, risk_pct, risk_amount",
+        ));
     }
     let size = sizes.pop().map(|(_, s)| s);
     if matches!(size, Some(Sizing::RiskPct(_) | Sizing::RiskAmount(_))) && sl.is_none() {
-        return Err(SignalError::missing("sl", "a stop loss: risk_pct and risk_amount size the trade from the SL distance"));
+        return Err(SignalError::missing(
+            "sl",
+            "a stop loss: risk_pct and risk_amount size the trade from the SL distance",
+        ));
     }
 
     let plugin_hint = take(Field::PluginHint)
@@ -449,15 +452,14 @@ fn resolve_type_and_side(
         }
     }
     if let Some(v) = action {
-        let text = text_of(v).map_err(|v| SignalError::bad("action", &v, "buy, sell, long, short, close, exit, flat, reverse or a type"))?;
+        let text = text_of(v).map_err(|v| {
+            SignalError::bad("action", &v, "buy, sell, long, short, close, exit, flat, reverse or a type")
+        })?;
         let (implied_kind, implied_side) = match text.trim().to_ascii_lowercase().as_str() {
             a @ ("buy" | "sell" | "long" | "short") => (None, a.parse::<Side>().ok()),
             "close" | "exit" | "flat" => (Some(SignalType::Exit), None),
             "reverse" => (Some(SignalType::Reversal), None),
-            _ => (
-                Some(text.parse::<SignalType>().map_err(|()| SignalError::bad("action", v, EXPECT_TYPE))?),
-                None,
-            ),
+            _ => (Some(text.parse::<SignalType>().map_err(|()| SignalError::bad("action", v, EXPECT_TYPE))?), None),
         };
         if let Some(s) = implied_side {
             if side.is_some_and(|d| d != s) {
@@ -480,7 +482,11 @@ fn resolve_type_and_side(
         None => return Err(SignalError::missing("type", EXPECT_TYPE)),
     };
     if neutral && kind != SignalType::Trend {
-        return Err(SignalError::bad("direction", direction.unwrap_or(&Value::Null), "buy/long or sell/short (neutral is only for trend signals)"));
+        return Err(SignalError::bad(
+            "direction",
+            direction.unwrap_or(&Value::Null),
+            "buy/long or sell/short (neutral is only for trend signals)",
+        ));
     }
     Ok((kind, side))
 }
@@ -503,9 +509,7 @@ fn decimal_of(value: &Value) -> Option<Decimal> {
 }
 
 fn parse_price(field: &str, value: &Value) -> Result<Price, SignalError> {
-    decimal_of(value)
-        .and_then(|d| Price::new(d).ok())
-        .ok_or_else(|| SignalError::bad(field, value, EXPECT_PRICE))
+    decimal_of(value).and_then(|d| Price::new(d).ok()).ok_or_else(|| SignalError::bad(field, value, EXPECT_PRICE))
 }
 
 fn parse_level(field: &str, value: &Value) -> Result<Level, SignalError> {
@@ -522,9 +526,9 @@ fn parse_level(field: &str, value: &Value) -> Result<Level, SignalError> {
                 Err(SignalError::bad(field, value, EXPECT_LEVEL))
             }
         }
-        Value::Number(_) | Value::String(_) => parse_price(field, value)
-            .map(Level::Price)
-            .map_err(|_| SignalError::bad(field, value, EXPECT_LEVEL)),
+        Value::Number(_) | Value::String(_) => {
+            parse_price(field, value).map(Level::Price).map_err(|_| SignalError::bad(field, value, EXPECT_LEVEL))
+        }
         _ => Err(SignalError::bad(field, value, EXPECT_LEVEL)),
     }
 }
@@ -568,7 +572,10 @@ impl Signal {
         }
         match self.kind {
             SignalType::Entry | SignalType::Reversal if self.side.is_none() => {
-                return Err(SignalError::missing("direction", format!("buy/long or sell/short for a {} signal", self.kind)));
+                return Err(SignalError::missing(
+                    "direction",
+                    format!("buy/long or sell/short for a {} signal", self.kind),
+                ));
             }
             SignalType::Trend if self.timeframe.is_none() => {
                 return Err(SignalError::missing("timeframe", "the timeframe the trend applies to"));
@@ -578,7 +585,8 @@ impl Signal {
             }
             _ => {}
         }
-        if let (Some(side), Some(price), SignalType::Entry | SignalType::Reversal) = (self.side, self.price, &self.kind) {
+        if let (Some(side), Some(price), SignalType::Entry | SignalType::Reversal) = (self.side, self.price, &self.kind)
+        {
             let wrong_side = |level: &Level, stop: bool| match level {
                 Level::Price(p) => {
                     let below = *p < price;
@@ -591,12 +599,20 @@ impl Signal {
                 && wrong_side(sl, true)
             {
                 let where_ = if side == Side::Buy { "below" } else { "above" };
-                return Err(SignalError::bad("sl", &level_json(sl), format!("a stop loss {where_} the price {price} for a {side}")));
+                return Err(SignalError::bad(
+                    "sl",
+                    &level_json(sl),
+                    format!("a stop loss {where_} the price {price} for a {side}"),
+                ));
             }
             for (i, tp) in self.tp.iter().enumerate() {
                 if wrong_side(tp, false) {
                     let where_ = if side == Side::Buy { "above" } else { "below" };
-                    return Err(SignalError::bad(&format!("tp[{i}]"), &level_json(tp), format!("a take profit {where_} the price {price} for a {side}")));
+                    return Err(SignalError::bad(
+                        &format!("tp[{i}]"),
+                        &level_json(tp),
+                        format!("a take profit {where_} the price {price} for a {side}"),
+                    ));
                 }
             }
         }

@@ -24,24 +24,14 @@ impl Symbol {
     pub fn new(text: impl AsRef<str>) -> Result<Self, ModelError> {
         let raw = text.as_ref();
         let name = raw.rsplit(':').next().unwrap_or(raw).trim();
-        let normalized: String = name
-            .chars()
-            .filter(|c| *c != '/')
-            .map(|c| c.to_ascii_uppercase())
-            .collect();
+        let normalized: String = name.chars().filter(|c| *c != '/').map(|c| c.to_ascii_uppercase()).collect();
         let valid = !normalized.is_empty()
             && normalized.len() <= 32
-            && normalized
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '!'));
+            && normalized.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '!'));
         if valid {
             Ok(Self(normalized))
         } else {
-            Err(ModelError::new(
-                "symbol",
-                raw,
-                "a ticker such as XAUUSD or OANDA:XAUUSD (letters, digits, . _ - !)",
-            ))
+            Err(ModelError::new("symbol", raw, "a ticker such as XAUUSD or OANDA:XAUUSD (letters, digits, . _ - !)"))
         }
     }
 
@@ -135,20 +125,14 @@ impl SymbolSpec {
         }
         let steps = (lots / self.lot_step).floor();
         let rounded = (steps * self.lot_step).min(self.lot_max);
-        if rounded < self.lot_min {
-            None
-        } else {
-            Lots::new(rounded).ok()
-        }
+        if rounded < self.lot_min { None } else { Lots::new(rounded).ok() }
     }
 
     /// Whether `lots` is within min/max and a multiple of the step.
     #[must_use]
     pub fn lots_valid(&self, lots: Lots) -> bool {
         let v = lots.value();
-        v >= self.lot_min
-            && v <= self.lot_max
-            && (self.lot_step <= Decimal::ZERO || (v % self.lot_step).is_zero())
+        v >= self.lot_min && v <= self.lot_max && (self.lot_step <= Decimal::ZERO || (v % self.lot_step).is_zero())
     }
 }
 
@@ -158,7 +142,7 @@ pub struct SymbolTable(BTreeMap<Symbol, SymbolSpec>);
 
 impl Default for SymbolTable {
     fn default() -> Self {
-        use PnlConversion::{DivideByPrice, Direct};
+        use PnlConversion::{Direct, DivideByPrice};
         let d = |m: i64, s: u32| Decimal::new(m, s);
         let fx = |pnl| SymbolSpec::new(d(1, 4), d(100_000, 0), d(1, 2), d(100, 0), d(1, 2), pnl);
         let rows = [
@@ -172,11 +156,7 @@ impl Default for SymbolTable {
             ("BTCUSDT", SymbolSpec::new(d(1, 0), d(1, 0), d(1, 3), d(100, 0), d(1, 3), Direct)),
             ("ETHUSDT", SymbolSpec::new(d(1, 1), d(1, 0), d(1, 3), d(1_000, 0), d(1, 3), Direct)),
         ];
-        Self(
-            rows.into_iter()
-                .filter_map(|(name, spec)| Symbol::new(name).ok().map(|s| (s, spec)))
-                .collect(),
-        )
+        Self(rows.into_iter().filter_map(|(name, spec)| Symbol::new(name).ok().map(|s| (s, spec))).collect())
     }
 }
 

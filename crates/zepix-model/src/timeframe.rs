@@ -55,11 +55,7 @@ impl FromStr for Timeframe {
         let t = text.trim();
         let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
         let (digits, unit) = t.split_at(split);
-        let count: u32 = if digits.is_empty() {
-            1
-        } else {
-            digits.parse().map_err(|_| bad())?
-        };
+        let count: u32 = if digits.is_empty() { 1 } else { digits.parse().map_err(|_| bad())? };
         let unit = unit.trim();
         // TradingView writes minutes as bare numbers and `M` for months; `m` is minutes.
         let per_unit = match unit {
@@ -111,9 +107,24 @@ mod tests {
     #[test]
     fn every_tradingview_spelling() {
         let cases = [
-            ("1", "1m"), ("5", "5m"), ("15", "15m"), ("60", "1h"), ("240", "4h"), ("1D", "1d"),
-            ("D", "1d"), ("1H", "1h"), ("5m", "5m"), ("5min", "5m"), ("15 min", "15m"), ("1h", "1h"),
-            ("4h", "4h"), ("1d", "1d"), ("1W", "1w"), ("W", "1w"), ("90", "90m"), ("120", "2h"),
+            ("1", "1m"),
+            ("5", "5m"),
+            ("15", "15m"),
+            ("60", "1h"),
+            ("240", "4h"),
+            ("1D", "1d"),
+            ("D", "1d"),
+            ("1H", "1h"),
+            ("5m", "5m"),
+            ("5min", "5m"),
+            ("15 min", "15m"),
+            ("1h", "1h"),
+            ("4h", "4h"),
+            ("1d", "1d"),
+            ("1W", "1w"),
+            ("W", "1w"),
+            ("90", "90m"),
+            ("120", "2h"),
         ];
         for (input, want) in cases {
             assert_eq!(input.parse::<Timeframe>().unwrap().to_string(), want, "input {input}");

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use zepix_model::{
-    Level, Lots, Order, OrderId, PluginId, Position, PositionId, Price, Side, Signal, Sizing, Symbol, Timeframe,
-    Trade, Trend,
+    Level, Lots, Order, OrderId, PluginId, Position, PositionId, Price, Side, Signal, Sizing, Symbol, Timeframe, Trade,
+    Trend,
 };
 
 use crate::capability::Service;
@@ -270,7 +270,12 @@ pub trait PluginContext {
     ///
     /// # Errors
     /// Capability denied, not found (or not this plugin's), invalid levels.
-    fn modify_position(&mut self, id: PositionId, sl: Option<Price>, tp: Option<Price>) -> Result<Position, ServiceError>;
+    fn modify_position(
+        &mut self,
+        id: PositionId,
+        sl: Option<Price>,
+        tp: Option<Price>,
+    ) -> Result<Position, ServiceError>;
     /// Closes one of the plugin's positions at the market (`orders`).
     ///
     /// # Errors
@@ -377,7 +382,8 @@ pub trait Plugin: Send {
     /// # Errors
     /// As for entries.
     fn process_exit_signal(&mut self, signal: &Signal, ctx: &mut dyn PluginContext) -> PluginResult<Decision> {
-        let symbol = signal.symbol.as_ref().ok_or_else(|| PluginError::Failed("exit signal without a symbol".into()))?;
+        let symbol =
+            signal.symbol.as_ref().ok_or_else(|| PluginError::Failed("exit signal without a symbol".into()))?;
         let trades = ctx.close_positions(symbol, None)?;
         if trades.is_empty() {
             return Ok(Decision::ignored(format!("no open position on {symbol}")));
@@ -390,7 +396,8 @@ pub trait Plugin: Send {
     /// # Errors
     /// As for entries.
     fn process_reversal_signal(&mut self, signal: &Signal, ctx: &mut dyn PluginContext) -> PluginResult<Decision> {
-        let symbol = signal.symbol.as_ref().ok_or_else(|| PluginError::Failed("reversal signal without a symbol".into()))?;
+        let symbol =
+            signal.symbol.as_ref().ok_or_else(|| PluginError::Failed("reversal signal without a symbol".into()))?;
         let closed: Vec<PositionId> = ctx.close_positions(symbol, None)?.iter().map(|t| t.position.id).collect();
         let mut decision = self.process_entry_signal(signal, ctx)?;
         decision.closed.splice(0..0, closed);

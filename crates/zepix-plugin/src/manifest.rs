@@ -199,14 +199,20 @@ impl Manifest {
             err("version", format!("`{}` is not a version such as 1.0.0", self.version));
         }
         if self.protocol != PROTOCOL_VERSION && self.runtime != Runtime::Builtin {
-            err("protocol", format!("this engine speaks protocol {PROTOCOL_VERSION}, the plugin asks for {}", self.protocol));
+            err(
+                "protocol",
+                format!("this engine speaks protocol {PROTOCOL_VERSION}, the plugin asks for {}", self.protocol),
+            );
         }
         match self.runtime {
             Runtime::Process if self.command.as_ref().is_none_or(Vec::is_empty) => {
                 err("command", "runtime = \"process\" needs a command, e.g. command = [\"./my_plugin\"]".into());
             }
             Runtime::Python if self.command.is_some() => {
-                err("command", "runtime = \"python\" runs `entry`; remove `command` or use runtime = \"process\"".into());
+                err(
+                    "command",
+                    "runtime = \"python\" runs `entry`; remove `command` or use runtime = \"process\"".into(),
+                );
             }
             _ => {}
         }
@@ -222,10 +228,16 @@ impl Manifest {
             err("strategy", format!("`{s}` must be upper-case, e.g. V3_COMBINED"));
         }
         if self.limits.call_timeout_ms == 0 || self.limits.call_timeout_ms > MAX_CALL_TIMEOUT_MS {
-            err("limits.call_timeout_ms", format!("{} is outside 1..={MAX_CALL_TIMEOUT_MS}", self.limits.call_timeout_ms));
+            err(
+                "limits.call_timeout_ms",
+                format!("{} is outside 1..={MAX_CALL_TIMEOUT_MS}", self.limits.call_timeout_ms),
+            );
         }
         if self.limits.memory_mb < 32 {
-            err("limits.memory_mb", format!("{} MiB is too small to start a process (at least 32)", self.limits.memory_mb));
+            err(
+                "limits.memory_mb",
+                format!("{} MiB is too small to start a process (at least 32)", self.limits.memory_mb),
+            );
         }
         for (name, rule) in &self.settings_schema {
             if let Err(message) = check_schema(rule) {

@@ -58,7 +58,10 @@ impl Settings {
     ///
     /// # Errors
     /// Every setting that is unknown, missing or of the wrong type or range.
-    pub fn validate(schema: &BTreeMap<String, SettingSchema>, given: &Map<String, Value>) -> Result<Self, Vec<SettingsError>> {
+    pub fn validate(
+        schema: &BTreeMap<String, SettingSchema>,
+        given: &Map<String, Value>,
+    ) -> Result<Self, Vec<SettingsError>> {
         let mut errors = Vec::new();
         let mut out = Map::new();
         for key in given.keys().filter(|k| !schema.contains_key(*k)) {
@@ -198,7 +201,8 @@ mod tests {
 
     #[test]
     fn lists_every_problem() {
-        let given = json!({"adx_threshold": 300, "symbols": ["XAUUSD", 3], "colour": "red"}).as_object().unwrap().clone();
+        let given =
+            json!({"adx_threshold": 300, "symbols": ["XAUUSD", 3], "colour": "red"}).as_object().unwrap().clone();
         let errors = Settings::validate(&schema(), &given).unwrap_err();
         let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
         assert_eq!(keys, ["colour", "adx_threshold", "mode", "symbols"]);

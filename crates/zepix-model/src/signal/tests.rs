@@ -113,7 +113,8 @@ fn derived_ids_are_stable_within_the_minute() {
 
 #[test]
 fn staleness() {
-    let s = parse(json!({"symbol": "XAUUSD", "side": "buy", "timestamp": 1_714_564_800, "max_lag": 30})).unwrap().signal;
+    let s =
+        parse(json!({"symbol": "XAUUSD", "side": "buy", "timestamp": 1_714_564_800, "max_lag": 30})).unwrap().signal;
     assert_eq!(s.stale_by(at() + chrono::Duration::seconds(30)), None);
     assert_eq!(s.stale_by(at() + chrono::Duration::seconds(31)), Some(31));
     let ms = parse(json!({"symbol": "XAUUSD", "side": "buy", "timestamp": "1714564800000"})).unwrap().signal;

@@ -1,0 +1,433 @@
+//! The risk gate every order passes, trading state, and lot sizing.
+//!
+//! An order reaches a venue only as a [`RiskApproved`] value, which only this module can make.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Duration, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use zepix_model::{Lots, Money, Price, Sizing, Symbol, SymbolSpec};
+use zepix_plugin::RiskCode;
+
+use crate::ports::OrderTicket;
+
+/// Whether the engine trades.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TradingState {
+    /// Orders pass the other checks.
+    Active,
+    /// Reduce-only: closes pass, new positions do not.
+    Paused,
+    /// Nothing passes from plugins; SL/TP on the venue still work, operators can still close.
+    Halted,
+}
+
+impl TradingState {
+    /// The lower-case name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Paused => "paused",
+            Self::Halted => "halted",
+        }
+    }
+}
+
+impl fmt::Display for TradingState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for TradingState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "active" => Ok(Self::Active),
+            "paused" => Ok(Self::Paused),
+            "halted" => Ok(Self::Halted),
+            other => Err(format!("`{other}` is not a trading state: expected active, paused or halted")),
+        }
+    }
+}
+
+/// A value that passed the risk gate. Only the gate makes them, so a venue cannot be handed an
+/// unchecked order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RiskApproved<T>(T);
+
+impl<T> RiskApproved<T> {
+    pub(crate) const fn new(value: T) -> Self {
+        Self(value)
+    }
+
+    /// The approved value.
+    #[must_use]
+    pub const fn get(&self) -> &T {
+        &self.0
+    }
+
+    /// Unwraps the approved value.
+    #[must_use]
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+/// Approves anything, for venue tests in other crates.
+#[cfg(any(test, feature = "testkit"))]
+#[must_use]
+pub const fn approve_for_tests<T>(value: T) -> RiskApproved<T> {
+    RiskApproved::new(value)
+}
+
+/// Risk limits, from `[risk]` in `zepix.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RiskConfig {
+    /// Open positions across every plugin.
+    pub max_open_positions: u32,
+    /// Open positions per plugin.
+    pub max_open_per_plugin: u32,
+    /// Loss (realized today plus unrealized) after which only reducing orders pass until the
+    /// daily reset. `0` disables the limit.
+    pub daily_loss_limit: Decimal,
+    /// New orders per minute across every plugin.
+    pub max_orders_per_minute: u32,
+    /// Lot size used when a signal gives none.
+    pub default_lot: Decimal,
+}
+
+impl Default for RiskConfig {
+    fn default() -> Self {
+        Self {
+            max_open_positions: 50,
+            max_open_per_plugin: 10,
+            daily_loss_limit: Decimal::from(500),
+            max_orders_per_minute: 120,
+            default_lot: Decimal::new(1, 2),
+        }
+    }
+}
+
+/// A refusal: a stable code and a sentence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denial {
+    /// Stable code.
+    pub code: RiskCode,
+    /// For humans.
+    pub message: String,
+}
+
+impl Denial {
+    fn new(code: RiskCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+}
+
+/// Counts the gate needs about open positions.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OpenCounts {
+    /// Across every plugin.
+    pub total: usize,
+    /// The ordering plugin's.
+    pub plugin: usize,
+}
+
+/// The risk gate: trading state, daily loss lock, limits, order rate.
+#[derive(Debug)]
+pub struct RiskGate {
+    config: RiskConfig,
+    state: TradingState,
+    loss_locked: bool,
+    recent_orders: VecDeque<DateTime<Utc>>,
+}
+
+impl RiskGate {
+    /// A gate in `state`.
+    #[must_use]
+    pub fn new(config: RiskConfig, state: TradingState) -> Self {
+        Self { config, state, loss_locked: false, recent_orders: VecDeque::new() }
+    }
+
+    /// The limits.
+    #[must_use]
+    pub const fn config(&self) -> &RiskConfig {
+        &self.config
+    }
+
+    /// Trading state.
+    #[must_use]
+    pub const fn state(&self) -> TradingState {
+        self.state
+    }
+
+    /// Sets the trading state.
+    pub fn set_state(&mut self, state: TradingState) {
+        self.state = state;
+    }
+
+    /// Whether the daily loss limit has locked new positions.
+    #[must_use]
+    pub const fn loss_locked(&self) -> bool {
+        self.loss_locked
+    }
+
+    /// Re-evaluates the daily loss lock from today's realized and the open unrealized P&L.
+    /// Returns true when this call locked it.
+    pub fn update_daily_pnl(&mut self, realized_today: Money, unrealized: Money) -> bool {
+        let limit = self.config.daily_loss_limit;
+        if self.loss_locked || limit <= Decimal::ZERO {
+            return false;
+        }
+        let day = (realized_today + unrealized).value();
+        self.loss_locked = day <= -limit;
+        self.loss_locked
+    }
+
+    /// The daily reset: the loss lock opens.
+    pub fn daily_reset(&mut self) {
+        self.loss_locked = false;
+    }
+
+    /// Checks an order that opens a position, and approves it.
+    ///
+    /// # Errors
+    /// The first limit it breaks, with its code.
+    pub fn check_open(
+        &mut self,
+        ticket: OrderTicket,
+        allowed: &[Symbol],
+        spec: Option<&SymbolSpec>,
+        open: OpenCounts,
+        now: DateTime<Utc>,
+    ) -> Result<RiskApproved<OrderTicket>, Denial> {
+        let req = &ticket.request;
+        match self.state {
+            TradingState::Halted => return Err(Denial::new(RiskCode::TradingHalted, "trading is halted")),
+            TradingState::Paused => {
+                return Err(Denial::new(RiskCode::TradingPaused, "trading is paused: reduce-only"));
+            }
+            TradingState::Active => {}
+        }
+        if self.loss_locked {
+            return Err(Denial::new(
+                RiskCode::DailyLossLimit,
+                format!("daily loss limit {} reached: reduce-only until the daily reset", self.config.daily_loss_limit),
+            ));
+        }
+        if !allowed.is_empty() && !allowed.contains(&req.symbol) {
+            return Err(Denial::new(
+                RiskCode::SymbolNotAllowed,
+                format!("{} is not in the plugin's symbols", req.symbol),
+            ));
+        }
+        let Some(spec) = spec else {
+            return Err(Denial::new(
+                RiskCode::UnknownSymbol,
+                format!("{} is not in the symbol table: add it under [symbols.{}]", req.symbol, req.symbol),
+            ));
+        };
+        let lots = req.lots.value();
+        if lots < spec.lot_min {
+            return Err(Denial::new(
+                RiskCode::LotBelowMin,
+                format!("{lots} lots is below the minimum {}", spec.lot_min),
+            ));
+        }
+        if lots > spec.lot_max {
+            return Err(Denial::new(
+                RiskCode::LotAboveMax,
+                format!("{lots} lots is above the maximum {}", spec.lot_max),
+            ));
+        }
+        if !spec.lots_valid(req.lots) {
+            return Err(Denial::new(RiskCode::LotStep, format!("{lots} lots is not a multiple of {}", spec.lot_step)));
+        }
+        if open.plugin >= self.config.max_open_per_plugin as usize {
+            return Err(Denial::new(
+                RiskCode::MaxPositionsPlugin,
+                format!("the plugin has {} open positions (max {})", open.plugin, self.config.max_open_per_plugin),
+            ));
+        }
+        if open.total >= self.config.max_open_positions as usize {
+            return Err(Denial::new(
+                RiskCode::MaxPositionsTotal,
+                format!("{} open positions (max {})", open.total, self.config.max_open_positions),
+            ));
+        }
+        let window_start = now - Duration::minutes(1);
+        while self.recent_orders.front().is_some_and(|t| *t <= window_start) {
+            self.recent_orders.pop_front();
+        }
+        if self.recent_orders.len() >= self.config.max_orders_per_minute as usize {
+            return Err(Denial::new(
+                RiskCode::OrderRateLimit,
+                format!(
+                    "{} orders in the last minute (max {})",
+                    self.recent_orders.len(),
+                    self.config.max_orders_per_minute
+                ),
+            ));
+        }
+        self.recent_orders.push_back(now);
+        Ok(RiskApproved::new(ticket))
+    }
+
+    /// Checks a plugin's order that reduces or closes a position.
+    ///
+    /// # Errors
+    /// When trading is halted.
+    pub fn check_reduce(&self) -> Result<(), Denial> {
+        if self.state == TradingState::Halted {
+            return Err(Denial::new(RiskCode::TradingHalted, "trading is halted"));
+        }
+        Ok(())
+    }
+}
+
+/// Lot size for a signal's sizing: fixed lots as given; `risk_pct` of `balance` or `risk_amount`
+/// spread over the SL distance, rounded down to the lot step.
+///
+/// # Errors
+/// No SL for risk sizing, or a result below the symbol's minimum.
+pub fn lot_size(
+    spec: &SymbolSpec,
+    balance: Money,
+    entry: Price,
+    sl: Option<Price>,
+    sizing: Sizing,
+) -> Result<Lots, Denial> {
+    let amount = match sizing {
+        Sizing::Lots(lots) => return Ok(lots),
+        Sizing::RiskPct(pct) => balance.value() * pct / Decimal::ONE_HUNDRED,
+        Sizing::RiskAmount(money) => money.value(),
+    };
+    let Some(sl) = sl else {
+        return Err(Denial::new(RiskCode::NoStopLoss, "risk sizing needs a stop loss"));
+    };
+    let distance = (entry.value() - sl.value()).abs();
+    let per_lot = spec.value_per_lot(distance, entry);
+    if per_lot <= Decimal::ZERO {
+        return Err(Denial::new(RiskCode::InvalidLevels, "the stop loss equals the entry price"));
+    }
+    spec.round_lots(amount / per_lot).ok_or_else(|| {
+        Denial::new(
+            RiskCode::LotBelowMin,
+            format!("risking {amount} over {distance} gives less than the minimum {} lots", spec.lot_min),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zepix_model::{OrderId, OrderRequest, PluginId, Side, SymbolTable};
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000, 0).unwrap()
+    }
+
+    fn ticket(symbol: &str, lots: &str) -> OrderTicket {
+        OrderTicket {
+            id: OrderId(1),
+            plugin: PluginId::new("p").unwrap(),
+            signal_id: None,
+            request: OrderRequest {
+                symbol: Symbol::new(symbol).unwrap(),
+                side: Side::Buy,
+                lots: lots.parse().unwrap(),
+                sl: None,
+                tp: None,
+                price: None,
+                comment: String::new(),
+            },
+        }
+    }
+
+    fn code(gate: &mut RiskGate, t: OrderTicket, allowed: &[Symbol], open: OpenCounts) -> Option<RiskCode> {
+        let table = SymbolTable::default();
+        let spec = table.get(&t.request.symbol).cloned();
+        gate.check_open(t, allowed, spec.as_ref(), open, now()).err().map(|d| d.code)
+    }
+
+    #[test]
+    fn each_limit_has_its_code() {
+        let mut gate = RiskGate::new(RiskConfig::default(), TradingState::Active);
+        let none = OpenCounts::default();
+        assert_eq!(code(&mut gate, ticket("XAUUSD", "0.01"), &[], none), None);
+        assert_eq!(code(&mut gate, ticket("FOO", "0.01"), &[], none), Some(RiskCode::UnknownSymbol));
+        assert_eq!(code(&mut gate, ticket("XAUUSD", "0.001"), &[], none), Some(RiskCode::LotBelowMin));
+        assert_eq!(code(&mut gate, ticket("XAUUSD", "500"), &[], none), Some(RiskCode::LotAboveMax));
+        assert_eq!(code(&mut gate, ticket("XAUUSD", "0.015"), &[], none), Some(RiskCode::LotStep));
+        let eur = [Symbol::new("EURUSD").unwrap()];
+        assert_eq!(code(&mut gate, ticket("XAUUSD", "0.01"), &eur, none), Some(RiskCode::SymbolNotAllowed));
+        let full_plugin = OpenCounts { total: 10, plugin: 10 };
+        assert_eq!(code(&mut gate, ticket("XAUUSD", "0.01"), &[], full_plugin), Some(RiskCode::MaxPositionsPlugin));
+        let full = OpenCounts { total: 50, plugin: 0 };
+        assert_eq!(code(&mut gate, ticket("XAUUSD", "0.01"), &[], full), Some(RiskCode::MaxPositionsTotal));
+        gate.set_state(TradingState::Paused);
+        assert_eq!(code(&mut gate, ticket("XAUUSD", "0.01"), &[], none), Some(RiskCode::TradingPaused));
+        assert!(gate.check_reduce().is_ok());
+        gate.set_state(TradingState::Halted);
+        assert_eq!(code(&mut gate, ticket("XAUUSD", "0.01"), &[], none), Some(RiskCode::TradingHalted));
+        assert!(gate.check_reduce().is_err());
+    }
+
+    #[test]
+    fn order_rate_limit_slides() {
+        let config = RiskConfig { max_orders_per_minute: 2, ..RiskConfig::default() };
+        let mut gate = RiskGate::new(config, TradingState::Active);
+        let table = SymbolTable::default();
+        let spec = table.get(&Symbol::new("XAUUSD").unwrap());
+        let mut at = now();
+        for _ in 0..2 {
+            assert!(gate.check_open(ticket("XAUUSD", "0.01"), &[], spec, OpenCounts::default(), at).is_ok());
+        }
+        let denied = gate.check_open(ticket("XAUUSD", "0.01"), &[], spec, OpenCounts::default(), at).unwrap_err();
+        assert_eq!(denied.code, RiskCode::OrderRateLimit);
+        at += Duration::seconds(61);
+        assert!(gate.check_open(ticket("XAUUSD", "0.01"), &[], spec, OpenCounts::default(), at).is_ok());
+    }
+
+    #[test]
+    fn daily_loss_locks_until_reset() {
+        let mut gate = RiskGate::new(RiskConfig::default(), TradingState::Active);
+        let m = |v: i64| Money::from_decimal(Decimal::from(v));
+        assert!(!gate.update_daily_pnl(m(-300), m(-100)));
+        assert!(gate.update_daily_pnl(m(-300), m(-200)));
+        assert!(!gate.update_daily_pnl(m(0), m(0)), "stays locked when the price recovers");
+        assert_eq!(
+            code(&mut gate, ticket("XAUUSD", "0.01"), &[], OpenCounts::default()),
+            Some(RiskCode::DailyLossLimit)
+        );
+        gate.daily_reset();
+        assert_eq!(code(&mut gate, ticket("XAUUSD", "0.01"), &[], OpenCounts::default()), None);
+    }
+
+    #[test]
+    fn lot_sizing_from_risk() {
+        let table = SymbolTable::default();
+        let gold = table.get(&Symbol::new("XAUUSD").unwrap()).unwrap();
+        let balance = Money::from_decimal(Decimal::from(10_000));
+        let entry: Price = "2000".parse().unwrap();
+        let sl: Price = "1990".parse().unwrap();
+        // 1 % of 10 000 = 100; 10 $ of price per lot-unit × 100 oz = 1000 per lot → 0.1 lots.
+        let lots = lot_size(gold, balance, entry, Some(sl), Sizing::RiskPct(Decimal::ONE)).unwrap();
+        assert_eq!(lots.to_string(), "0.1");
+        let lots = lot_size(gold, balance, entry, Some(sl), Sizing::RiskAmount(Money::from_decimal(Decimal::from(55))))
+            .unwrap();
+        assert_eq!(lots.to_string(), "0.05");
+        let tiny = lot_size(gold, balance, entry, Some(sl), Sizing::RiskAmount(Money::from_decimal(Decimal::ONE)));
+        assert_eq!(tiny.unwrap_err().code, RiskCode::LotBelowMin);
+        assert_eq!(
+            lot_size(gold, balance, entry, None, Sizing::RiskPct(Decimal::ONE)).unwrap_err().code,
+            RiskCode::NoStopLoss
+        );
+    }
+}
