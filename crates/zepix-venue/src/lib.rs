@@ -1,14 +1,17 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! The zepix paper venue: a simulated broker that fills market orders at the mid price plus
+//! spread and slippage, and closes positions when a mark crosses their stop loss or take profit.
+//!
+//! - [`config`]: [`PaperConfig`], the `[venue]` table of `zepix.toml`.
+//! - [`error`]: [`PaperConfigError`], a config that cannot run.
+//! - [`paper`]: [`PaperVenue`], the [`zepix_engine::Venue`] implementation.
+
+pub mod config;
+pub mod error;
+pub mod paper;
+
+pub use config::PaperConfig;
+pub use error::PaperConfigError;
+pub use paper::PaperVenue;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+mod tests;

@@ -1,0 +1,308 @@
+//! The paper venue: fills at the mid price plus half the spread and slippage, values and closes
+//! positions at the opposite side, and triggers stop losses and take profits on each mark.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::{Decimal, RoundingStrategy};
+use zepix_engine::{Execution, OrderTicket, RiskApproved, Venue, VenueError};
+use zepix_model::{
+    Account, CloseReason, Fill, Money, Position, PositionId, Price, Side, Symbol, SymbolSpec, SymbolTable, Trade,
+};
+
+use crate::config::PaperConfig;
+
+/// A simulated broker. Deterministic: every price and time comes from the caller.
+///
+/// Prices handed to it are mid prices. A buy fills at the ask (mid + half spread) plus slippage
+/// and is valued and closed at the bid (mid − half spread), minus slippage on market closes; a
+/// sell mirrors that. Stop losses and take profits are checked on each [`Venue::mark`] against
+/// the side the position would close on.
+#[derive(Debug, Clone)]
+pub struct PaperVenue {
+    initial_balance: Money,
+    default_spread_pips: Decimal,
+    slippage_pips: Decimal,
+    spreads: BTreeMap<Symbol, Decimal>,
+    symbols: SymbolTable,
+    positions: BTreeMap<PositionId, Position>,
+    prices: BTreeMap<Symbol, Price>,
+    realized: Money,
+    next_position_id: u64,
+}
+
+/// Half the spread and the slippage of one symbol, as price distances.
+#[derive(Debug, Clone, Copy)]
+struct Costs {
+    half_spread: Decimal,
+    slippage: Decimal,
+}
+
+impl Costs {
+    /// Where a market order on `side` fills: buys pay the ask plus slippage, sells get the bid
+    /// minus slippage.
+    fn entry(self, side: Side, mid: Price) -> Decimal {
+        mid.value() + side.sign() * (self.half_spread + self.slippage)
+    }
+
+    /// Where a position on `side` is valued or closed: a buy at the bid, a sell at the ask; market
+    /// closes also pay slippage.
+    fn exit(self, side: Side, mid: Price, slipped: bool) -> Decimal {
+        let slippage = if slipped { self.slippage } else { Decimal::ZERO };
+        mid.value() - side.sign() * (self.half_spread + slippage)
+    }
+}
+
+impl PaperVenue {
+    /// A venue with the configured balance, spreads and slippage, trading the symbols of `symbols`.
+    ///
+    /// The config is taken as it is; call [`PaperConfig::validate`] first to refuse a negative
+    /// spread or a bad `spreads` key (such keys are ignored here).
+    #[must_use]
+    pub fn new(config: PaperConfig, symbols: SymbolTable) -> Self {
+        Self {
+            initial_balance: Money::from_decimal(config.balance),
+            default_spread_pips: config.spread_pips,
+            slippage_pips: config.slippage_pips,
+            spreads: config.symbol_spreads(),
+            symbols,
+            positions: BTreeMap::new(),
+            prices: BTreeMap::new(),
+            realized: Money::ZERO,
+            next_position_id: 1,
+        }
+    }
+
+    /// Makes sure new positions are numbered after `highest`, for a restart where the position
+    /// with the highest id used so far is already closed (so [`Venue::restore`] cannot see it).
+    pub fn continue_ids_after(&mut self, highest: PositionId) {
+        self.next_position_id = self.next_position_id.max(highest.0.saturating_add(1));
+    }
+
+    /// The id the next opened position will get.
+    #[must_use]
+    pub const fn next_position_id(&self) -> PositionId {
+        PositionId(self.next_position_id)
+    }
+
+    fn costs(&self, symbol: &Symbol, spec: &SymbolSpec) -> Costs {
+        let spread_pips = self.spreads.get(symbol).copied().unwrap_or(self.default_spread_pips);
+        Costs { half_spread: spread_pips * spec.pip_size / Decimal::TWO, slippage: self.slippage_pips * spec.pip_size }
+    }
+
+    /// The price a position would be valued at now (its exit side, without slippage), when the
+    /// symbol has a mark, a spec, and that side is a positive price.
+    fn valuation(&self, position: &Position) -> Option<(Price, &SymbolSpec)> {
+        let spec = self.symbols.get(&position.symbol)?;
+        let mid = *self.prices.get(&position.symbol)?;
+        let exit = self.costs(&position.symbol, spec).exit(position.side, mid, false);
+        Price::new(exit).ok().map(|price| (price, spec))
+    }
+
+    /// Removes an open position and books its result at `exit`.
+    fn settle(&mut self, id: PositionId, exit: Price, reason: CloseReason, at: DateTime<Utc>) -> Option<Trade> {
+        let position = self.positions.remove(&id)?;
+        let (pnl, pips) = match self.symbols.get(&position.symbol) {
+            Some(spec) => {
+                let pnl = spec.pnl(position.side, position.lots, position.entry_price, exit);
+                let distance = (exit.value() - position.entry_price.value()) * position.side.sign();
+                let pips = distance
+                    .checked_div(spec.pip_size)
+                    .unwrap_or(Decimal::ZERO)
+                    .round_dp_with_strategy(1, RoundingStrategy::MidpointAwayFromZero)
+                    .normalize();
+                (pnl, pips)
+            }
+            None => (Money::ZERO, Decimal::ZERO),
+        };
+        self.realized += pnl;
+        Some(Trade { position, exit_price: exit, closed_at: at, pnl, pips, reason })
+    }
+}
+
+/// Checks that `sl` and `tp` are on the right side of `reference` for a position on `side`:
+/// a buy's stop below and target above, a sell's the other way round. `what` names the reference
+/// in the message (`fill price`, `current bid`).
+fn check_levels(
+    side: Side,
+    sl: Option<Price>,
+    tp: Option<Price>,
+    reference: Decimal,
+    what: &str,
+) -> Result<(), VenueError> {
+    let (stop_word, target_word) = match side {
+        Side::Buy => ("below", "above"),
+        Side::Sell => ("above", "below"),
+    };
+    // For a buy the stop must be below (sign +1 × (ref − sl) > 0); for a sell, above.
+    if let Some(sl) = sl
+        && side.sign() * (reference - sl.value()) <= Decimal::ZERO
+    {
+        return Err(VenueError::InvalidLevels(format!(
+            "{side} stop loss {sl} must be {stop_word} the {what} {}",
+            reference.normalize()
+        )));
+    }
+    if let Some(tp) = tp
+        && side.sign() * (tp.value() - reference) <= Decimal::ZERO
+    {
+        return Err(VenueError::InvalidLevels(format!(
+            "{side} take profit {tp} must be {target_word} the {what} {}",
+            reference.normalize()
+        )));
+    }
+    Ok(())
+}
+
+impl Venue for PaperVenue {
+    fn name(&self) -> &str {
+        "paper"
+    }
+
+    /// Opens a position. A price on the ticket is recorded as the symbol's last price even when
+    /// the levels are then refused: it is what the market was. A spread and slippage that leave
+    /// no positive price to fill at count as no price.
+    fn execute(&mut self, order: RiskApproved<OrderTicket>, at: DateTime<Utc>) -> Result<Execution, VenueError> {
+        let ticket = order.into_inner();
+        let request = ticket.request;
+        let spec =
+            self.symbols.get(&request.symbol).ok_or_else(|| VenueError::UnknownSymbol(request.symbol.clone()))?;
+        let costs = self.costs(&request.symbol, spec);
+        let mid = match request.price {
+            Some(price) => {
+                self.prices.insert(request.symbol.clone(), price);
+                price
+            }
+            None => *self.prices.get(&request.symbol).ok_or_else(|| VenueError::NoPrice(request.symbol.clone()))?,
+        };
+        let fill_price =
+            Price::new(costs.entry(request.side, mid)).map_err(|_| VenueError::NoPrice(request.symbol.clone()))?;
+        check_levels(request.side, request.sl, request.tp, fill_price.value(), "fill price")?;
+
+        let id = PositionId(self.next_position_id);
+        self.next_position_id += 1;
+        let position = Position {
+            id,
+            plugin: ticket.plugin,
+            order_id: ticket.id,
+            signal_id: ticket.signal_id,
+            symbol: request.symbol,
+            side: request.side,
+            lots: request.lots,
+            entry_price: fill_price,
+            sl: request.sl,
+            tp: request.tp,
+            opened_at: at,
+        };
+        let fill = Fill {
+            order_id: ticket.id,
+            position_id: id,
+            symbol: position.symbol.clone(),
+            side: position.side,
+            lots: position.lots,
+            price: fill_price,
+            at,
+        };
+        self.positions.insert(id, position.clone());
+        Ok(Execution { fill, position })
+    }
+
+    /// Records the mid price and closes, in id order, the positions on `symbol` whose stop loss
+    /// or take profit the exit side reached. A stop fills at the worse of its level and the
+    /// market (a gap goes through it); a target fills at its level; when both are reached the
+    /// stop wins, since the path between marks is unknown.
+    fn mark(&mut self, symbol: &Symbol, price: Price, at: DateTime<Utc>) -> Vec<Trade> {
+        self.prices.insert(symbol.clone(), price);
+        let Some(spec) = self.symbols.get(symbol) else {
+            return Vec::new();
+        };
+        let costs = self.costs(symbol, spec);
+        let mut hits = Vec::new();
+        for position in self.positions.values().filter(|p| &p.symbol == symbol) {
+            let Ok(exit) = Price::new(costs.exit(position.side, price, false)) else {
+                continue;
+            };
+            let sign = position.side.sign();
+            // sign × (level − exit) ≥ 0: a buy's bid at or below its stop, a sell's ask at or above.
+            let stop = position
+                .sl
+                .filter(|sl| sign * (sl.value() - exit.value()) >= Decimal::ZERO)
+                .map(|sl| (if sign > Decimal::ZERO { sl.min(exit) } else { sl.max(exit) }, CloseReason::StopLoss));
+            let target = || {
+                position
+                    .tp
+                    .filter(|tp| sign * (exit.value() - tp.value()) >= Decimal::ZERO)
+                    .map(|tp| (tp, CloseReason::TakeProfit))
+            };
+            if let Some((fill, reason)) = stop.or_else(target) {
+                hits.push((position.id, fill, reason));
+            }
+        }
+        hits.into_iter().filter_map(|(id, fill, reason)| self.settle(id, fill, reason, at)).collect()
+    }
+
+    fn close(&mut self, id: PositionId, reason: CloseReason, at: DateTime<Utc>) -> Result<Trade, VenueError> {
+        let position = self.positions.get(&id).ok_or(VenueError::UnknownPosition(id))?;
+        let symbol = &position.symbol;
+        let spec = self.symbols.get(symbol).ok_or_else(|| VenueError::UnknownSymbol(symbol.clone()))?;
+        let mid = *self.prices.get(symbol).ok_or_else(|| VenueError::NoPrice(symbol.clone()))?;
+        let exit = Price::new(self.costs(symbol, spec).exit(position.side, mid, true))
+            .map_err(|_| VenueError::NoPrice(symbol.clone()))?;
+        self.settle(id, exit, reason, at).ok_or(VenueError::UnknownPosition(id))
+    }
+
+    /// Replaces both levels. With a price known they must be on the right side of the exit side
+    /// (a buy's bid); without one, a buy's stop must still be below its target.
+    fn modify(&mut self, id: PositionId, sl: Option<Price>, tp: Option<Price>) -> Result<Position, VenueError> {
+        let position = self.positions.get(&id).ok_or(VenueError::UnknownPosition(id))?;
+        match self.valuation(position) {
+            Some((exit, _)) => {
+                let what = match position.side {
+                    Side::Buy => "current bid",
+                    Side::Sell => "current ask",
+                };
+                check_levels(position.side, sl, tp, exit.value(), what)?;
+            }
+            None => {
+                if let (Some(sl), Some(tp)) = (sl, tp) {
+                    check_levels(position.side, Some(sl), None, tp.value(), "take profit")?;
+                }
+            }
+        }
+        let position = self.positions.get_mut(&id).ok_or(VenueError::UnknownPosition(id))?;
+        position.sl = sl;
+        position.tp = tp;
+        Ok(position.clone())
+    }
+
+    fn last_price(&self, symbol: &Symbol) -> Option<Price> {
+        self.prices.get(symbol).copied()
+    }
+
+    fn positions(&self) -> Vec<Position> {
+        self.positions.values().cloned().collect()
+    }
+
+    /// Open positions are valued at their exit side without slippage; a symbol never marked
+    /// counts as 0.
+    fn account(&self) -> Account {
+        let unrealized: Money = self
+            .positions
+            .values()
+            .filter_map(|p| self.valuation(p).map(|(exit, spec)| spec.pnl(p.side, p.lots, p.entry_price, exit)))
+            .sum();
+        let balance = self.initial_balance + self.realized;
+        Account { balance, equity: balance + unrealized, realized: self.realized, unrealized }
+    }
+
+    /// Replaces the open positions, realized P&L and last prices; new ids continue after the
+    /// highest restored id (see [`PaperVenue::continue_ids_after`] for ids of closed positions).
+    fn restore(&mut self, positions: Vec<Position>, realized: Money, prices: BTreeMap<Symbol, Price>) {
+        self.positions = positions.into_iter().map(|p| (p.id, p)).collect();
+        self.realized = realized;
+        self.prices = prices;
+        if let Some(highest) = self.positions.keys().next_back().copied() {
+            self.continue_ids_after(highest);
+        }
+    }
+}
