@@ -84,8 +84,15 @@ pub trait Venue: Send {
     fn positions(&self) -> Vec<Position>;
     /// Balance, equity and P&L.
     fn account(&self) -> Account;
-    /// Restores state after a restart: open positions, realized P&L so far, last prices.
-    fn restore(&mut self, positions: Vec<Position>, realized: Money, prices: BTreeMap<Symbol, Price>);
+    /// Restores state after a restart: open positions, realized P&L so far, last prices, and the
+    /// highest position id ever used (closed positions included), so ids are never reused.
+    fn restore(
+        &mut self,
+        positions: Vec<Position>,
+        realized: Money,
+        prices: BTreeMap<Symbol, Price>,
+        max_position_id: u64,
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -319,7 +319,7 @@ fn parse_object(map: Map<String, Value>, received_at: DateTime<Utc>) -> Result<P
     let take = |field: Field| known.iter().find(|(f, _, _)| *f == field).map(|(_, _, v)| v);
 
     let secret =
-        take(Field::Secret).map(|v| text_of(v)).transpose().map_err(|v| SignalError::bad("secret", &v, "a string"))?;
+        take(Field::Secret).map(text_of).transpose().map_err(|v| SignalError::bad("secret", &v, "a string"))?;
     let strategy = take(Field::Strategy).map(parse_strategy).transpose()?;
     let timeframe = take(Field::Timeframe)
         .map(|v| {

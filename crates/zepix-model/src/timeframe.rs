@@ -74,11 +74,11 @@ impl FromStr for Timeframe {
 impl fmt::Display for Timeframe {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let m = self.0;
-        if m % (7 * MINUTES_PER_DAY) == 0 {
+        if m.is_multiple_of(7 * MINUTES_PER_DAY) {
             write!(f, "{}w", m / (7 * MINUTES_PER_DAY))
-        } else if m % MINUTES_PER_DAY == 0 {
+        } else if m.is_multiple_of(MINUTES_PER_DAY) {
             write!(f, "{}d", m / MINUTES_PER_DAY)
-        } else if m % 60 == 0 {
+        } else if m.is_multiple_of(60) {
             write!(f, "{}h", m / 60)
         } else {
             write!(f, "{m}m")

@@ -248,7 +248,7 @@ pub enum HookDecision {
     /// Let the signal through unchanged.
     Pass,
     /// Replace the signal (its id cannot change).
-    Modify(Signal),
+    Modify(Box<Signal>),
     /// Stop the signal, with a reason.
     Reject(String),
 }
@@ -459,8 +459,11 @@ pub struct BuiltinPlugin {
     /// The manifest, as code.
     pub manifest: fn() -> Manifest,
     /// Builds the plugin from its validated settings.
-    pub build: fn(&Settings) -> Result<Box<dyn Plugin>, String>,
+    pub build: BuildFn,
 }
+
+/// Builds a plugin from its validated settings.
+pub type BuildFn = fn(&Settings) -> Result<Box<dyn Plugin>, String>;
 
 impl fmt::Debug for BuiltinPlugin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -12,8 +12,8 @@ pub mod manifest;
 pub mod settings;
 
 pub use api::{
-    BuiltinPlugin, Decision, DecisionKind, HookDecision, NotifyLevel, OrderIntent, Placed, Plugin, PluginContext,
-    PluginError, PluginResult, RiskCode, ServiceError, ServiceErrorCode,
+    BuildFn, BuiltinPlugin, Decision, DecisionKind, HookDecision, NotifyLevel, OrderIntent, Placed, Plugin,
+    PluginContext, PluginError, PluginResult, RiskCode, ServiceError, ServiceErrorCode,
 };
 pub use capability::{Capability, Service};
 pub use manifest::{Limits, Manifest, ManifestError, Role, Runtime};

@@ -73,18 +73,6 @@ impl PaperVenue {
         }
     }
 
-    /// Makes sure new positions are numbered after `highest`, for a restart where the position
-    /// with the highest id used so far is already closed (so [`Venue::restore`] cannot see it).
-    pub fn continue_ids_after(&mut self, highest: PositionId) {
-        self.next_position_id = self.next_position_id.max(highest.0.saturating_add(1));
-    }
-
-    /// The id the next opened position will get.
-    #[must_use]
-    pub const fn next_position_id(&self) -> PositionId {
-        PositionId(self.next_position_id)
-    }
-
     fn costs(&self, symbol: &Symbol, spec: &SymbolSpec) -> Costs {
         let spread_pips = self.spreads.get(symbol).copied().unwrap_or(self.default_spread_pips);
         Costs { half_spread: spread_pips * spec.pip_size / Decimal::TWO, slippage: self.slippage_pips * spec.pip_size }
@@ -296,13 +284,18 @@ impl Venue for PaperVenue {
     }
 
     /// Replaces the open positions, realized P&L and last prices; new ids continue after the
-    /// highest restored id (see [`PaperVenue::continue_ids_after`] for ids of closed positions).
-    fn restore(&mut self, positions: Vec<Position>, realized: Money, prices: BTreeMap<Symbol, Price>) {
+    /// highest id ever used, open or closed.
+    fn restore(
+        &mut self,
+        positions: Vec<Position>,
+        realized: Money,
+        prices: BTreeMap<Symbol, Price>,
+        max_position_id: u64,
+    ) {
         self.positions = positions.into_iter().map(|p| (p.id, p)).collect();
         self.realized = realized;
         self.prices = prices;
-        if let Some(highest) = self.positions.keys().next_back().copied() {
-            self.continue_ids_after(highest);
-        }
+        let highest_open = self.positions.keys().next_back().map_or(0, |id| id.0);
+        self.next_position_id = self.next_position_id.max(highest_open.max(max_position_id).saturating_add(1));
     }
 }

@@ -215,7 +215,7 @@ fn the_stop_wins_when_stop_and_target_both_trigger() {
     let mut venue = venue("0", "0");
     let buy = Position { sl: Some(p("1999")), tp: Some(p("1995")), ..restored(1, "XAUUSD", Side::Buy, "1", "2000") };
     let sell = Position { sl: Some(p("1.101")), tp: Some(p("1.105")), ..restored(2, "EURUSD", Side::Sell, "1", "1.1") };
-    venue.restore(vec![buy, sell], Money::ZERO, BTreeMap::new());
+    venue.restore(vec![buy, sell], Money::ZERO, BTreeMap::new(), 0);
     let gold = mark(&mut venue, "XAUUSD", "1996", 1);
     assert_eq!((gold[0].reason, gold[0].exit_price, gold[0].pnl), (CloseReason::StopLoss, p("1996"), money("-400")));
     let euro = mark(&mut venue, "EURUSD", "1.103", 1);
@@ -320,7 +320,7 @@ fn refusals_say_why() {
 #[test]
 fn closing_needs_a_price() {
     let mut venue = venue("0", "0");
-    venue.restore(vec![restored(3, "XAUUSD", Side::Buy, "1", "2000")], Money::ZERO, BTreeMap::new());
+    venue.restore(vec![restored(3, "XAUUSD", Side::Buy, "1", "2000")], Money::ZERO, BTreeMap::new(), 0);
     assert_eq!(venue.close(PositionId(3), CloseReason::Manual, at(0)), Err(VenueError::NoPrice(sym("XAUUSD"))));
     assert_eq!(venue.positions().len(), 1);
 }
@@ -361,7 +361,7 @@ fn modify_replaces_the_levels_on_the_right_side_of_the_market() {
 #[test]
 fn modify_without_a_price_keeps_the_stop_on_its_side_of_the_target() {
     let mut venue = venue("0", "0");
-    venue.restore(vec![restored(1, "XAUUSD", Side::Buy, "1", "2000")], Money::ZERO, BTreeMap::new());
+    venue.restore(vec![restored(1, "XAUUSD", Side::Buy, "1", "2000")], Money::ZERO, BTreeMap::new(), 0);
     assert_eq!(
         venue.modify(PositionId(1), Some(p("2000")), Some(p("1990"))),
         Err(VenueError::InvalidLevels("buy stop loss 2000 must be below the take profit 1990".into()))
@@ -378,6 +378,7 @@ fn restore_continues_ids_balance_and_prices() {
         vec![restored(7, "EURUSD", Side::Sell, "1", "1.1"), restored(4, "XAUUSD", Side::Buy, "0.1", "2000")],
         money("250"),
         prices,
+        20,
     );
     let ids: Vec<_> = venue.positions().iter().map(|p| p.id).collect();
     assert_eq!(ids, [PositionId(4), PositionId(7)]);
@@ -388,12 +389,8 @@ fn restore_continues_ids_balance_and_prices() {
     assert_eq!((account.unrealized, account.equity), (money("100"), money("10350")));
 
     let next = venue.execute(order("XAUUSD", Side::Buy, "0.1").approved(), at(1)).unwrap();
-    assert_eq!(next.position.id, PositionId(8));
+    assert_eq!(next.position.id, PositionId(21), "ids continue after the highest ever used, closed ones too");
     assert_eq!(next.fill.price, p("2010"));
-    venue.continue_ids_after(PositionId(20));
-    assert_eq!(venue.next_position_id(), PositionId(21));
-    venue.continue_ids_after(PositionId(3));
-    assert_eq!(venue.next_position_id(), PositionId(21), "never goes back");
 
     let trade = venue.close(PositionId(4), CloseReason::Manual, at(2)).unwrap();
     assert_eq!(trade.pnl, money("100"));

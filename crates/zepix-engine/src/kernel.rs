@@ -1,0 +1,483 @@
+//! The kernel: the one sequencer that owns plugins, orders, positions and risk state. It takes one
+//! input at a time and is synchronous and deterministic; time comes from the injected clock.
+
+use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+use zepix_model::{
+    Account, CloseReason, EventKind, Money, PluginId, Position, PositionId, Signal, SignalId, SignalType, Trade,
+};
+use zepix_plugin::{HookDecision, Plugin, PluginError, PluginResult, Service};
+
+use crate::config::{KernelConfig, Mode};
+use crate::context::Ctx;
+use crate::daily::DailySchedule;
+use crate::error::EngineError;
+use crate::lifecycle::{LifecycleEvent, PluginState};
+use crate::metrics::EngineMetrics;
+use crate::outcome::{Outcome, OutcomeStatus};
+use crate::ports::{InboxRecord, StoreOp};
+use crate::registry::{LastError, PluginStatus, Registry};
+use crate::risk::TradingState;
+use crate::router::{Route, route};
+use crate::services::{ServiceHealth, Services};
+use crate::trend::TrendEntry;
+
+/// Consecutive failures after which a plugin is disabled.
+pub const MAX_CONSECUTIVE_FAILURES: u32 = 5;
+
+/// The engine as a whole, for `zepix status` and `/api/status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct EngineStatus {
+    /// Active, paused or halted.
+    pub trading_state: TradingState,
+    /// The daily loss limit has locked new positions.
+    pub daily_loss_locked: bool,
+    /// Execution mode.
+    pub mode: Mode,
+    /// The venue's name.
+    pub venue: String,
+    /// Balance, equity, P&L.
+    pub account: Account,
+    /// Realized P&L since the last daily reset.
+    pub realized_today: Money,
+    /// Open positions.
+    pub positions: Vec<Position>,
+    /// Next daily reset.
+    pub next_daily_reset: DateTime<Utc>,
+    /// Plugins: id and state.
+    pub plugins: Vec<(PluginId, PluginState)>,
+    /// Services and their health.
+    pub services: Vec<(Service, ServiceHealth)>,
+    /// Trends known.
+    pub trends: Vec<TrendEntry>,
+}
+
+enum CallError {
+    Denied(PluginError),
+    Failed(String),
+}
+
+/// The kernel.
+pub struct Kernel {
+    registry: Registry,
+    services: Services,
+    metrics: Arc<EngineMetrics>,
+    schedule: DailySchedule,
+    next_reset: DateTime<Utc>,
+    mode: Mode,
+}
+
+impl std::fmt::Debug for Kernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kernel")
+            .field("plugins", &self.registry)
+            .field("services", &self.services)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Kernel {
+    /// A kernel over a registry and services.
+    ///
+    /// # Errors
+    /// When the daily reset's time zone is unknown.
+    pub fn new(
+        config: &KernelConfig,
+        registry: Registry,
+        services: Services,
+        metrics: Arc<EngineMetrics>,
+    ) -> Result<Self, String> {
+        let schedule = DailySchedule::new(config.engine.daily_reset, &config.engine.timezone)?;
+        let next_reset = schedule.next(services.now());
+        Ok(Self { registry, services, metrics, schedule, next_reset, mode: config.engine.mode })
+    }
+
+    /// Starts every built plugin (`on_start`), then applies enablement: what an operator chose
+    /// last (stored) wins over the config.
+    pub fn start(&mut self, stored_enabled: &BTreeMap<PluginId, bool>) {
+        for i in 0..self.registry.slots().len() {
+            let slot = &self.registry.slots()[i];
+            if slot.state != PluginState::Loaded {
+                continue;
+            }
+            let wanted = stored_enabled.get(slot.meta.id()).copied().unwrap_or(slot.meta.enabled_in_config);
+            self.transition(i, LifecycleEvent::Load, "built").ok();
+            match self.invoke(i, None, |p, ctx| p.on_start(ctx)) {
+                Ok(()) => {
+                    self.transition(i, LifecycleEvent::Initialize, "on_start done").ok();
+                    self.transition(i, LifecycleEvent::Run, "started").ok();
+                    if !wanted {
+                        self.transition(i, LifecycleEvent::Disable, "disabled by configuration or operator").ok();
+                    }
+                }
+                Err(CallError::Failed(message) | CallError::Denied(PluginError::Failed(message))) => {
+                    self.transition(i, LifecycleEvent::Fail, &format!("on_start failed: {message}")).ok();
+                }
+                Err(CallError::Denied(e)) => {
+                    self.transition(i, LifecycleEvent::Fail, &format!("on_start failed: {e}")).ok();
+                }
+            }
+        }
+        let msg = format!(
+            "engine started: {} plugins running, trading {}",
+            self.registry.slots().iter().filter(|s| s.state == PluginState::Running).count(),
+            self.services.risk().state()
+        );
+        self.services.event(EventKind::Engine, None, msg, json!({}));
+    }
+
+    /// Stops every plugin (`on_stop`).
+    pub fn stop(&mut self) {
+        for i in 0..self.registry.slots().len() {
+            if matches!(self.registry.slots()[i].state, PluginState::Running | PluginState::Disabled) {
+                if let Err(CallError::Failed(m)) = self.invoke(i, None, |p, ctx| p.on_stop(ctx)) {
+                    tracing::warn!(plugin = %self.registry.slots()[i].meta.id(), "on_stop failed: {m}");
+                }
+                self.transition(i, LifecycleEvent::Stop, "engine stopping").ok();
+            }
+        }
+        self.services.event(EventKind::Engine, None, "engine stopped".into(), json!({}));
+    }
+
+    /// Store ops produced since the last call.
+    pub fn take_ops(&mut self) -> Vec<StoreOp> {
+        self.services.take_ops()
+    }
+
+    /// How many store ops wait to be taken.
+    #[must_use]
+    pub fn pending_ops(&self) -> usize {
+        self.services.pending_ops()
+    }
+
+    /// The services (for wiring and tests).
+    #[must_use]
+    pub const fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// Processes one signal from the inbox and records it with its outcome.
+    pub fn process(&mut self, record: InboxRecord) -> Outcome {
+        self.tick();
+        let outcome = self.decide(record.signal.clone());
+        let processed_at = self.services.now();
+        self.metrics.count_outcome(outcome.status);
+        if let Ok(took) = (processed_at - record.received_at).to_std() {
+            self.metrics.process_latency.observe(took);
+        }
+        self.services.record(StoreOp::Signal {
+            seq: record.seq,
+            source: record.source,
+            received_at: record.received_at,
+            processed_at,
+            signal: Box::new(record.signal),
+            outcome: Box::new(outcome.clone()),
+        });
+        outcome
+    }
+
+    /// Time-driven work: the daily reset.
+    pub fn tick(&mut self) {
+        let now = self.services.now();
+        if now < self.next_reset {
+            return;
+        }
+        self.next_reset = self.schedule.next(now);
+        let realized = self.services.realized_today();
+        self.services.daily_reset();
+        for i in 0..self.registry.slots().len() {
+            if self.registry.slots()[i].state == PluginState::Running {
+                self.call_hook(i, None, |p, ctx| p.on_daily_reset(ctx));
+            }
+        }
+        let message = format!("daily reset: realized {realized} today; next reset {}", self.next_reset);
+        self.services.event(EventKind::DailyReset, None, message, json!({"realized": realized}));
+    }
+
+    fn decide(&mut self, signal: Signal) -> Outcome {
+        let now = self.services.now();
+        if let Some(age) = signal.stale_by(now) {
+            let lag = signal.max_lag.unwrap_or_default();
+            return Outcome::new(
+                OutcomeStatus::Rejected,
+                "stale",
+                format!("signal is {age} s old, max_lag is {lag} s"),
+            );
+        }
+        if let (Some(symbol), Some(price)) = (&signal.symbol, signal.price) {
+            let closed = self.services.mark(symbol, price);
+            self.dispatch_closes(&closed);
+        }
+        match signal.kind {
+            SignalType::Market => {
+                let price = signal.price.map(|p| p.to_string()).unwrap_or_default();
+                let symbol = signal.symbol.as_ref().map(ToString::to_string).unwrap_or_default();
+                return Outcome::applied(format!("{symbol} price {price}"));
+            }
+            SignalType::Trend => return self.apply_trend(&signal),
+            _ => {}
+        }
+        let signal = match self.run_hooks(signal) {
+            Ok(s) => s,
+            Err(outcome) => return *outcome,
+        };
+        let index = match route(&signal, &self.registry) {
+            Route::To(i) => i,
+            Route::Unrouted { code, reason } => return Outcome::new(OutcomeStatus::Unrouted, code, reason),
+        };
+        let id = self.registry.slots()[index].meta.id().clone();
+        self.registry.slots_mut()[index].counters.signals += 1;
+        let kind = signal.kind.clone();
+        let sid = signal.id.clone();
+        let result = self.invoke(index, Some(&sid), |p, ctx| match kind {
+            SignalType::Entry => p.process_entry_signal(&signal, ctx),
+            SignalType::Exit => p.process_exit_signal(&signal, ctx),
+            SignalType::Reversal => p.process_reversal_signal(&signal, ctx),
+            _ => p.process_signal(&signal, ctx),
+        });
+        let counters = &mut self.registry.slots_mut()[index].counters;
+        match result {
+            Ok(decision) => {
+                let outcome = Outcome::from_decision(id, decision);
+                match outcome.status {
+                    OutcomeStatus::Executed => counters.executed += 1,
+                    OutcomeStatus::Rejected => counters.rejected += 1,
+                    _ => counters.ignored += 1,
+                }
+                outcome
+            }
+            Err(CallError::Denied(e)) => {
+                counters.rejected += 1;
+                let code = match &e {
+                    PluginError::Service(s) => s.risk_code().map_or("rejected", |c| c.as_str()),
+                    PluginError::Failed(_) => "rejected",
+                };
+                Outcome::new(OutcomeStatus::Rejected, code, e.to_string()).with_plugin(id)
+            }
+            Err(CallError::Failed(message)) => {
+                Outcome::new(OutcomeStatus::Failed, "plugin_failed", message).with_plugin(id)
+            }
+        }
+    }
+
+    fn apply_trend(&mut self, signal: &Signal) -> Outcome {
+        let (Some(symbol), Some(timeframe)) = (signal.symbol.clone(), signal.timeframe) else {
+            return Outcome::new(OutcomeStatus::Rejected, "invalid", "a trend signal needs a symbol and a timeframe");
+        };
+        let trend = signal.side.into();
+        let at = self.services.now();
+        self.services.trends_mut().set(symbol.clone(), timeframe, trend, Some(at));
+        self.services.record(StoreOp::Trend { symbol: symbol.clone(), timeframe, trend, at });
+        Outcome::applied(format!("{symbol} {timeframe} trend {trend}"))
+    }
+
+    fn run_hooks(&mut self, mut signal: Signal) -> Result<Signal, Box<Outcome>> {
+        let mut order: Vec<usize> = (0..self.registry.slots().len())
+            .filter(|i| self.registry.slots()[*i].state == PluginState::Running)
+            .collect();
+        order.sort_by_key(|i| (self.registry.slots()[*i].meta.manifest.priority, *i));
+        for i in order {
+            let sid = signal.id.clone();
+            let seen = signal.clone();
+            let decision = match self.invoke(i, Some(&sid), |p, ctx| p.on_signal_received(&seen, ctx)) {
+                Ok(d) => d,
+                Err(_) => continue,
+            };
+            let id = self.registry.slots()[i].meta.id().clone();
+            match decision {
+                HookDecision::Pass => {}
+                HookDecision::Modify(changed) if changed.id == signal.id => signal = *changed,
+                HookDecision::Modify(_) => {
+                    self.record_failure(i, "on_signal_received changed the signal id; the change was ignored".into());
+                }
+                HookDecision::Reject(reason) => {
+                    return Err(Box::new(
+                        Outcome::new(OutcomeStatus::Rejected, "hook_rejected", reason).with_plugin(id),
+                    ));
+                }
+            }
+        }
+        Ok(signal)
+    }
+
+    fn dispatch_closes(&mut self, trades: &[Trade]) {
+        for trade in trades {
+            let Some(i) = self.registry.index_of(&trade.position.plugin) else { continue };
+            if self.registry.slots()[i].state != PluginState::Running {
+                continue;
+            }
+            match trade.reason {
+                CloseReason::StopLoss => self.call_hook(i, None, |p, ctx| p.on_sl_hit(trade, ctx)),
+                CloseReason::TakeProfit => self.call_hook(i, None, |p, ctx| p.on_tp_hit(trade, ctx)),
+                _ => {}
+            }
+        }
+    }
+
+    fn call_hook(
+        &mut self,
+        index: usize,
+        signal_id: Option<&SignalId>,
+        f: impl FnOnce(&mut dyn Plugin, &mut Ctx<'_>) -> PluginResult<()>,
+    ) {
+        // Failures are already counted by `invoke`; a hook's result carries nothing else.
+        let _ = self.invoke(index, signal_id, f);
+    }
+
+    /// Calls a plugin with its context, catching errors and panics. Failures are counted; the
+    /// fifth in a row disables the plugin.
+    fn invoke<T>(
+        &mut self,
+        index: usize,
+        signal_id: Option<&SignalId>,
+        f: impl FnOnce(&mut dyn Plugin, &mut Ctx<'_>) -> PluginResult<T>,
+    ) -> Result<T, CallError> {
+        let slot = &mut self.registry.slots_mut()[index];
+        let Some(plugin) = slot.plugin.as_mut() else {
+            return Err(CallError::Failed(format!("plugin {} is not loaded", slot.meta.id())));
+        };
+        let mut ctx = Ctx::new(&slot.meta, &mut slot.metrics, &mut self.services, signal_id);
+        let result = catch_unwind(AssertUnwindSafe(|| f(plugin.as_mut(), &mut ctx)));
+        match result {
+            Ok(Ok(value)) => {
+                self.registry.slots_mut()[index].counters.consecutive_failures = 0;
+                Ok(value)
+            }
+            Ok(Err(e)) if !e.is_failure() => Err(CallError::Denied(e)),
+            Ok(Err(e)) => {
+                let message = e.to_string();
+                self.record_failure(index, message.clone());
+                Err(CallError::Failed(message))
+            }
+            Err(panic) => {
+                let text = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                let message = format!("panicked: {text}");
+                self.record_failure(index, message.clone());
+                Err(CallError::Failed(message))
+            }
+        }
+    }
+
+    fn record_failure(&mut self, index: usize, message: String) {
+        let now = self.services.now();
+        let slot = &mut self.registry.slots_mut()[index];
+        slot.counters.failures += 1;
+        slot.counters.consecutive_failures += 1;
+        slot.last_error = Some(LastError { at: now, message: message.clone() });
+        let id = slot.meta.id().clone();
+        let streak = slot.counters.consecutive_failures;
+        self.services.event(
+            EventKind::PluginError,
+            Some(&id),
+            format!("{id} failed ({streak} in a row): {message}"),
+            json!({"consecutive": streak}),
+        );
+        if streak >= MAX_CONSECUTIVE_FAILURES && self.registry.slots()[index].state == PluginState::Running {
+            let reason = format!("{streak} consecutive failures, last: {message}");
+            if self.transition(index, LifecycleEvent::Fail, &reason).is_ok() {
+                self.services.notify(&id, zepix_plugin::NotifyLevel::Error, &format!("plugin {id} disabled: {reason}"));
+            }
+        }
+    }
+
+    fn transition(&mut self, index: usize, event: LifecycleEvent, why: &str) -> Result<PluginState, EngineError> {
+        let slot = &mut self.registry.slots_mut()[index];
+        let from = slot.state;
+        let id = slot.meta.id().clone();
+        let to = from.on(event).map_err(|source| EngineError::Transition { plugin: id.clone(), source })?;
+        slot.state = to;
+        self.services.event(
+            EventKind::PluginState,
+            Some(&id),
+            format!("{id}: {from} → {to} ({why})"),
+            json!({"from": from, "to": to, "event": event}),
+        );
+        Ok(to)
+    }
+
+    /// Enables or disables a plugin at runtime; the choice is stored and survives restarts.
+    ///
+    /// # Errors
+    /// Unknown plugin, a plugin this engine cannot run, or a transition the lifecycle refuses.
+    pub fn set_enabled(&mut self, id: &PluginId, enabled: bool) -> Result<PluginStatus, EngineError> {
+        let index = self.registry.index_of(id).ok_or_else(|| EngineError::UnknownPlugin(id.clone()))?;
+        let slot = &self.registry.slots()[index];
+        if slot.plugin.is_none() {
+            let why = slot.last_error.as_ref().map_or_else(|| "not built".to_owned(), |e| e.message.clone());
+            return Err(EngineError::NotRunnable(id.clone(), why));
+        }
+        let (event, why) = if enabled {
+            (LifecycleEvent::Enable, "enabled by operator")
+        } else {
+            (LifecycleEvent::Disable, "disabled by operator")
+        };
+        self.transition(index, event, why)?;
+        if enabled {
+            self.registry.slots_mut()[index].counters.consecutive_failures = 0;
+        }
+        self.services.record(StoreOp::PluginEnabled { plugin: id.clone(), enabled });
+        Ok(self.registry.slots()[index].status())
+    }
+
+    /// Sets the trading state (stored).
+    pub fn set_trading_state(&mut self, state: TradingState) {
+        let from = self.services.risk().state();
+        self.services.risk_mut().set_state(state);
+        self.services.record(StoreOp::TradingState(state));
+        self.services.event(
+            EventKind::TradingState,
+            None,
+            format!("trading {from} → {state}"),
+            json!({"state": state}),
+        );
+    }
+
+    /// Closes a position on an operator's order (allowed in every trading state).
+    ///
+    /// # Errors
+    /// Unknown position, or no price to close at.
+    pub fn close_position(&mut self, id: PositionId) -> Result<Trade, EngineError> {
+        let trade = self.services.close_position(None, id, CloseReason::Manual).map_err(|e| match e.code {
+            zepix_plugin::ServiceErrorCode::NotFound => EngineError::UnknownPosition(id),
+            _ => EngineError::Refused(e.message),
+        })?;
+        Ok(trade)
+    }
+
+    /// Every plugin's status.
+    #[must_use]
+    pub fn plugins(&self) -> Vec<PluginStatus> {
+        self.registry.slots().iter().map(super::registry::PluginSlot::status).collect()
+    }
+
+    /// The engine's status.
+    #[must_use]
+    pub fn status(&self) -> EngineStatus {
+        let venue = self.services.venue();
+        EngineStatus {
+            trading_state: self.services.risk().state(),
+            daily_loss_locked: self.services.risk().loss_locked(),
+            mode: self.mode,
+            venue: venue.name().to_owned(),
+            account: venue.account(),
+            realized_today: self.services.realized_today(),
+            positions: venue.positions(),
+            next_daily_reset: self.next_reset,
+            plugins: self.registry.slots().iter().map(|s| (s.meta.id().clone(), s.state)).collect(),
+            services: self.services.health(),
+            trends: self.services.trends().entries(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,292 @@
+//! The kernel's thread and the handle everything else uses to talk to it.
+//!
+//! Inputs reach the kernel through one channel in order: durable signals from the inbox and
+//! commands from the CLI, the REST API and Telegram. Store ops are submitted after each run of
+//! queued inputs, so a burst of signals becomes one batch.
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::oneshot;
+use zepix_model::{Clock, PluginId, PositionId, Signal, SignalId, SignalSource, Trade};
+
+use crate::error::EngineError;
+use crate::kernel::{EngineStatus, Kernel};
+use crate::metrics::{EngineMetrics, Intake};
+use crate::ports::{Appended, Inbox, InboxRecord, Store, StoreError};
+use crate::registry::PluginStatus;
+use crate::risk::TradingState;
+
+type Reply<T> = oneshot::Sender<T>;
+
+/// An input to the kernel.
+#[derive(Debug)]
+pub enum Command {
+    /// A durable signal to process.
+    Signal(Box<InboxRecord>),
+    /// Every plugin's status.
+    Plugins(Reply<Vec<PluginStatus>>),
+    /// Enable or disable a plugin.
+    SetEnabled(PluginId, bool, Reply<Result<PluginStatus, EngineError>>),
+    /// The engine's status.
+    Status(Reply<Box<EngineStatus>>),
+    /// Set the trading state.
+    SetTradingState(TradingState, Reply<()>),
+    /// Close a position (operator).
+    ClosePosition(PositionId, Reply<Result<Trade, EngineError>>),
+    /// Answer once everything queued before is processed and committed.
+    Drain(Reply<Result<(), StoreError>>),
+    /// Stop the plugins, commit everything, end the thread.
+    Shutdown(Reply<Result<(), StoreError>>),
+}
+
+/// How often the kernel does time-driven work when idle.
+const TICK: Duration = Duration::from_millis(500);
+/// Submit store ops at least this often during a long burst.
+const MAX_OPS_PER_SUBMIT: usize = 8_192;
+
+/// Runs the kernel on its own thread until `Shutdown` or until every sender is gone.
+/// `on_tick` runs when idle (e.g. telling the inbox what the store has committed).
+#[must_use]
+pub fn spawn_kernel(
+    mut kernel: Kernel,
+    store: Arc<dyn Store>,
+    commands: Receiver<Command>,
+    mut on_tick: Box<dyn FnMut() + Send>,
+) -> JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("zepix-kernel".into())
+        .spawn(move || {
+            loop {
+                let first = match commands.recv_timeout(TICK) {
+                    Ok(cmd) => cmd,
+                    Err(RecvTimeoutError::Timeout) => {
+                        kernel.tick();
+                        store.submit(kernel.take_ops());
+                        on_tick();
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                };
+                let mut next = Some(first);
+                while let Some(cmd) = next.take() {
+                    if !handle(&mut kernel, store.as_ref(), cmd) {
+                        store.submit(kernel.take_ops());
+                        return;
+                    }
+                    next = commands.try_recv().ok();
+                    // A burst of inputs becomes one batch of store ops.
+                    if next.is_none() || kernel.pending_ops() >= MAX_OPS_PER_SUBMIT {
+                        store.submit(kernel.take_ops());
+                    }
+                }
+            }
+            kernel.stop();
+            store.submit(kernel.take_ops());
+            if let Err(e) = store.flush() {
+                tracing::error!("final store flush failed: {e}");
+            }
+        })
+        .unwrap_or_else(|e| panic!("cannot start the kernel thread: {e}"))
+}
+
+/// Handles one command; false means stop.
+fn handle(kernel: &mut Kernel, store: &dyn Store, cmd: Command) -> bool {
+    match cmd {
+        Command::Signal(record) => {
+            kernel.process(*record);
+        }
+        Command::Plugins(reply) => {
+            let _ = reply.send(kernel.plugins());
+        }
+        Command::SetEnabled(id, enabled, reply) => {
+            let _ = reply.send(kernel.set_enabled(&id, enabled));
+        }
+        Command::Status(reply) => {
+            let _ = reply.send(Box::new(kernel.status()));
+        }
+        Command::SetTradingState(state, reply) => {
+            kernel.set_trading_state(state);
+            let _ = reply.send(());
+        }
+        Command::ClosePosition(id, reply) => {
+            let _ = reply.send(kernel.close_position(id));
+        }
+        Command::Drain(reply) => {
+            store.submit(kernel.take_ops());
+            let _ = reply.send(store.flush());
+        }
+        Command::Shutdown(reply) => {
+            kernel.stop();
+            store.submit(kernel.take_ops());
+            let _ = reply.send(store.flush());
+            return false;
+        }
+    }
+    true
+}
+
+/// What the inbox did with a submitted signal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Submitted {
+    /// Stored durably; it will be processed.
+    Accepted(SignalId),
+    /// Seen before; nothing was stored.
+    Duplicate(SignalId),
+}
+
+/// Why a signal was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// Older than its `max_lag`.
+    #[error("signal is {age} s old, max_lag is {max_lag} s")]
+    Stale {
+        /// Age in seconds.
+        age: i64,
+        /// Its `max_lag`.
+        max_lag: u64,
+    },
+    /// The inbox could not store it.
+    #[error(transparent)]
+    Inbox(#[from] crate::ports::InboxError),
+}
+
+/// A cheap, cloneable handle to a running engine.
+#[derive(Clone)]
+pub struct EngineHandle {
+    commands: Sender<Command>,
+    inbox: Arc<dyn Inbox>,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    metrics: Arc<EngineMetrics>,
+}
+
+impl std::fmt::Debug for EngineHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineHandle").finish_non_exhaustive()
+    }
+}
+
+impl EngineHandle {
+    /// A handle over the kernel's channel, the inbox, the store, the clock and the metrics.
+    #[must_use]
+    pub fn new(
+        commands: Sender<Command>,
+        inbox: Arc<dyn Inbox>,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<EngineMetrics>,
+    ) -> Self {
+        Self { commands, inbox, store, clock, metrics }
+    }
+
+    /// The engine's clock.
+    #[must_use]
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// The store, for queries.
+    #[must_use]
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    /// Counters and histograms.
+    #[must_use]
+    pub fn metrics(&self) -> &EngineMetrics {
+        &self.metrics
+    }
+
+    /// Makes a signal durable (or answers that it is a duplicate). Processing follows.
+    ///
+    /// # Errors
+    /// A stale signal, or an inbox failure (nothing was stored).
+    pub async fn submit(&self, signal: Signal, source: SignalSource) -> Result<Submitted, SubmitError> {
+        let received_at = self.clock.now();
+        if let Some(age) = signal.stale_by(received_at) {
+            self.metrics.count_intake(Intake::Invalid);
+            return Err(SubmitError::Stale { age, max_lag: signal.max_lag.unwrap_or_default() });
+        }
+        let id = signal.id.clone();
+        let started = std::time::Instant::now();
+        let appended =
+            self.inbox.append(source, received_at, signal).await.map_err(|_| crate::ports::InboxError::Closed)??;
+        self.metrics.ack_latency.observe(started.elapsed());
+        Ok(match appended {
+            Appended::Accepted(_) => {
+                self.metrics.count_intake(Intake::Accepted);
+                Submitted::Accepted(id)
+            }
+            Appended::Duplicate => {
+                self.metrics.count_intake(Intake::Duplicate);
+                Submitted::Duplicate(id)
+            }
+        })
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, EngineError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(make(tx)).map_err(|_| EngineError::Stopped)?;
+        rx.await.map_err(|_| EngineError::Stopped)
+    }
+
+    /// Every plugin's status.
+    ///
+    /// # Errors
+    /// The engine has stopped.
+    pub async fn plugins(&self) -> Result<Vec<PluginStatus>, EngineError> {
+        self.ask(Command::Plugins).await
+    }
+
+    /// Enables or disables a plugin.
+    ///
+    /// # Errors
+    /// Unknown plugin, refused transition, or the engine has stopped.
+    pub async fn set_enabled(&self, id: PluginId, enabled: bool) -> Result<PluginStatus, EngineError> {
+        self.ask(|r| Command::SetEnabled(id, enabled, r)).await?
+    }
+
+    /// The engine's status.
+    ///
+    /// # Errors
+    /// The engine has stopped.
+    pub async fn status(&self) -> Result<EngineStatus, EngineError> {
+        self.ask(Command::Status).await.map(|b| *b)
+    }
+
+    /// Sets the trading state.
+    ///
+    /// # Errors
+    /// The engine has stopped.
+    pub async fn set_trading_state(&self, state: TradingState) -> Result<(), EngineError> {
+        self.ask(|r| Command::SetTradingState(state, r)).await
+    }
+
+    /// Closes a position (operator).
+    ///
+    /// # Errors
+    /// Unknown position, no price, or the engine has stopped.
+    pub async fn close_position(&self, id: PositionId) -> Result<Trade, EngineError> {
+        self.ask(|r| Command::ClosePosition(id, r)).await?
+    }
+
+    /// Waits until every signal accepted so far is processed and committed.
+    ///
+    /// # Errors
+    /// The store failed, or the engine has stopped.
+    pub async fn drain(&self) -> Result<(), EngineError> {
+        Ok(self.ask(Command::Drain).await??)
+    }
+
+    /// Stops the plugins and commits everything; the kernel thread ends.
+    ///
+    /// # Errors
+    /// The final commit failed, or the engine had already stopped.
+    pub async fn shutdown(&self) -> Result<(), EngineError> {
+        Ok(self.ask(Command::Shutdown).await??)
+    }
+}

@@ -1,0 +1,530 @@
+//! The trading services behind every plugin context: orders, positions, risk, market, trend,
+//! notify and db. They own the venue, the risk gate and the trend manager, and record every
+//! change as store ops. Calls are scoped to the calling plugin.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use zepix_model::{
+    Clock, CloseReason, Event, EventKind, Level, Lots, Money, Order, OrderId, OrderRequest, OrderStatus, PluginId,
+    Position, PositionId, Price, Side, SignalId, Sizing, Symbol, SymbolSpec, SymbolTable, Timeframe, Trade, Trend,
+};
+use zepix_plugin::{NotifyLevel, OrderIntent, Placed, RiskCode, Service, ServiceError, ServiceErrorCode};
+
+use crate::ports::{OrderTicket, PluginDb, Store, StoreOp, Venue, VenueError};
+use crate::registry::PluginMeta;
+use crate::risk::{self, Denial, OpenCounts, RiskGate};
+use crate::trend::TrendManager;
+
+/// Health of one service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceHealth {
+    /// `up`, `degraded` or `down`.
+    pub status: &'static str,
+    /// What degraded means here and the fallback in use.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl ServiceHealth {
+    const fn up() -> Self {
+        Self { status: "up", note: None }
+    }
+    fn degraded(note: impl Into<String>) -> Self {
+        Self { status: "degraded", note: Some(note.into()) }
+    }
+}
+
+/// The services and the state they own.
+pub struct Services {
+    clock: Arc<dyn Clock>,
+    venue: Box<dyn Venue>,
+    risk: RiskGate,
+    symbols: SymbolTable,
+    trends: TrendManager,
+    store: Arc<dyn Store>,
+    ops: Vec<StoreOp>,
+    next_order_id: u64,
+    realized_today: Money,
+    plugin_dbs: HashMap<PluginId, Box<dyn PluginDb>>,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services").field("venue", &self.venue.name()).field("risk", &self.risk).finish_non_exhaustive()
+    }
+}
+
+/// A refused order: the request when it got far enough to be recorded, and why.
+type Refusal = (Option<OrderRequest>, ServiceError);
+
+fn err(service: Service, code: ServiceErrorCode, message: impl Into<String>) -> ServiceError {
+    ServiceError { service, code, message: message.into() }
+}
+
+fn denied(d: Denial) -> ServiceError {
+    err(Service::Orders, ServiceErrorCode::RiskRejected(d.code), format!("{}: {}", d.code, d.message))
+}
+
+impl Services {
+    /// Services over a venue and a store, with the order counter after `max_order_id`.
+    #[must_use]
+    pub fn new(
+        clock: Arc<dyn Clock>,
+        venue: Box<dyn Venue>,
+        risk: RiskGate,
+        symbols: SymbolTable,
+        store: Arc<dyn Store>,
+        max_order_id: u64,
+        realized_today: Money,
+    ) -> Self {
+        Self {
+            clock,
+            venue,
+            risk,
+            symbols,
+            trends: TrendManager::default(),
+            store,
+            ops: Vec::new(),
+            next_order_id: max_order_id + 1,
+            realized_today,
+            plugin_dbs: HashMap::new(),
+        }
+    }
+
+    /// The clock.
+    #[must_use]
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// The risk gate.
+    pub fn risk_mut(&mut self) -> &mut RiskGate {
+        &mut self.risk
+    }
+
+    /// The risk gate.
+    #[must_use]
+    pub const fn risk(&self) -> &RiskGate {
+        &self.risk
+    }
+
+    /// The venue.
+    #[must_use]
+    pub fn venue(&self) -> &dyn Venue {
+        self.venue.as_ref()
+    }
+
+    /// The trend manager.
+    pub fn trends_mut(&mut self) -> &mut TrendManager {
+        &mut self.trends
+    }
+
+    /// The trend manager.
+    #[must_use]
+    pub const fn trends(&self) -> &TrendManager {
+        &self.trends
+    }
+
+    /// Realized P&L since the last daily reset.
+    #[must_use]
+    pub const fn realized_today(&self) -> Money {
+        self.realized_today
+    }
+
+    /// Store ops recorded since the last call.
+    pub fn take_ops(&mut self) -> Vec<StoreOp> {
+        std::mem::take(&mut self.ops)
+    }
+
+    /// How many store ops wait to be taken.
+    #[must_use]
+    pub fn pending_ops(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Records a store op.
+    pub fn record(&mut self, op: StoreOp) {
+        self.ops.push(op);
+    }
+
+    /// Records an event (and logs it).
+    pub fn event(&mut self, kind: EventKind, plugin: Option<&PluginId>, message: String, data: Value) {
+        tracing::info!(kind = kind.as_str(), plugin = plugin.map(PluginId::as_str), "{message}");
+        let at = self.now();
+        self.ops.push(StoreOp::Event(Box::new(Event { at, kind, plugin: plugin.cloned(), message, data })));
+    }
+
+    /// The daily reset: the loss lock opens and today's P&L restarts.
+    pub fn daily_reset(&mut self) {
+        self.risk.daily_reset();
+        self.realized_today = Money::ZERO;
+    }
+
+    /// A new market price: stored, and SL/TP of open positions checked. Returns the trades it
+    /// closed (already recorded).
+    pub fn mark(&mut self, symbol: &Symbol, price: Price) -> Vec<Trade> {
+        let at = self.now();
+        let trades = self.venue.mark(symbol, price, at);
+        self.ops.push(StoreOp::Price { symbol: symbol.clone(), price, at });
+        for trade in &trades {
+            self.record_close(trade);
+        }
+        self.check_daily_loss();
+        trades
+    }
+
+    fn record_close(&mut self, trade: &Trade) {
+        self.realized_today += trade.pnl;
+        let p = &trade.position;
+        let message = format!(
+            "closed #{} {} {} {} at {} ({}): {} ({} pips)",
+            p.id,
+            p.side,
+            p.lots,
+            p.symbol,
+            trade.exit_price,
+            trade.reason.as_str(),
+            trade.pnl,
+            trade.pips
+        );
+        let data = json!({"position": p.id, "pnl": trade.pnl, "reason": trade.reason});
+        self.event(EventKind::PositionClosed, Some(&p.plugin), message, data);
+        self.ops.push(StoreOp::Closed(Box::new(trade.clone())));
+    }
+
+    fn check_daily_loss(&mut self) {
+        let unrealized = self.venue.account().unrealized;
+        if self.risk.update_daily_pnl(self.realized_today, unrealized) {
+            let limit = self.risk.config().daily_loss_limit;
+            let message = format!(
+                "daily loss limit {limit} reached (realized {}, unrealized {unrealized}): reduce-only until the daily reset",
+                self.realized_today
+            );
+            self.event(EventKind::DailyLossLimit, None, message, json!({"limit": limit.to_string()}));
+        }
+    }
+
+    fn spec(&self, symbol: &Symbol, service: Service) -> Result<SymbolSpec, ServiceError> {
+        self.symbols.get(symbol).cloned().ok_or_else(|| {
+            err(
+                service,
+                ServiceErrorCode::RiskRejected(RiskCode::UnknownSymbol),
+                format!("unknown_symbol: {symbol} is not in the symbol table: add it under [symbols.{symbol}]"),
+            )
+        })
+    }
+
+    fn level_price(
+        spec: &SymbolSpec,
+        reference: Price,
+        side: Side,
+        level: Level,
+        stop: bool,
+    ) -> Result<Price, ServiceError> {
+        match level {
+            Level::Price(p) => Ok(p),
+            Level::Pips(pips) => {
+                let distance = pips.value() * spec.pip_size;
+                // A stop sits against the position, a target with it.
+                let towards_loss = if stop { -side.sign() } else { side.sign() };
+                Price::new(reference.value() + distance * towards_loss).map_err(|_| {
+                    denied(Denial {
+                        code: RiskCode::InvalidLevels,
+                        message: format!("{pips} pips from {reference} is not a positive price"),
+                    })
+                })
+            }
+        }
+    }
+
+    /// Opens a position for a plugin: sizes it, checks it at the risk gate, executes it.
+    ///
+    /// # Errors
+    /// A risk refusal with its code, or an invalid request.
+    pub fn place_order(
+        &mut self,
+        meta: &PluginMeta,
+        intent: OrderIntent,
+        signal_id: Option<&SignalId>,
+    ) -> Result<Placed, ServiceError> {
+        let now = self.now();
+        let id = OrderId(self.next_order_id);
+        self.next_order_id += 1;
+        let result = self.try_place(meta, &intent, id, signal_id, now);
+        match result.map_err(|b| *b) {
+            Ok(placed) => {
+                let p = &placed.position;
+                let message =
+                    format!("opened #{} {} {} {} at {} (order {})", p.id, p.side, p.lots, p.symbol, p.entry_price, id);
+                self.event(EventKind::OrderPlaced, Some(meta.id()), message, json!({"order": id, "position": p.id}));
+                self.ops.push(StoreOp::Order(Box::new(placed.order.clone())));
+                self.ops.push(StoreOp::Position(Box::new(placed.position.clone())));
+                self.ops.push(StoreOp::PluginTradeOpened(Box::new(placed.position.clone())));
+                self.check_daily_loss();
+                Ok(placed)
+            }
+            Err((request, error)) => {
+                if let Some(request) = request {
+                    let order = Order {
+                        id,
+                        plugin: meta.id().clone(),
+                        signal_id: signal_id.cloned(),
+                        request,
+                        status: OrderStatus::Rejected,
+                        reason: Some(error.message.clone()),
+                        created_at: now,
+                    };
+                    self.ops.push(StoreOp::Order(Box::new(order)));
+                }
+                let message = format!("order {id} for {} {} refused: {}", intent.side, intent.symbol, error.message);
+                self.event(EventKind::OrderRejected, Some(meta.id()), message, json!({"order": id}));
+                Err(error)
+            }
+        }
+    }
+
+    fn try_place(
+        &mut self,
+        meta: &PluginMeta,
+        intent: &OrderIntent,
+        id: OrderId,
+        signal_id: Option<&SignalId>,
+        now: DateTime<Utc>,
+    ) -> Result<Placed, Box<Refusal>> {
+        let spec = self.spec(&intent.symbol, Service::Orders).map_err(|e| Box::new((None, e)))?;
+        let reference = intent.price.or_else(|| self.venue.last_price(&intent.symbol)).ok_or_else(|| {
+            let d = Denial {
+                code: RiskCode::NoPrice,
+                message: format!("no price for {}: send `price` in the alert or a market update first", intent.symbol),
+            };
+            Box::new((None, denied(d)))
+        })?;
+        let sl = intent.sl.map(|l| Self::level_price(&spec, reference, intent.side, l, true)).transpose();
+        let tp = intent.tp.map(|l| Self::level_price(&spec, reference, intent.side, l, false)).transpose();
+        let (sl, tp) = (sl.map_err(|e| Box::new((None, e)))?, tp.map_err(|e| Box::new((None, e)))?);
+        let lots = match intent.size {
+            Some(sizing) => risk::lot_size(&spec, self.venue.account().balance, reference, sl, sizing)
+                .map_err(|d| Box::new((None, denied(d))))?,
+            None => Lots::new(self.risk.config().default_lot)
+                .map_err(|e| Box::new((None, err(Service::Orders, ServiceErrorCode::InvalidRequest, e.to_string()))))?,
+        };
+        let request = OrderRequest {
+            symbol: intent.symbol.clone(),
+            side: intent.side,
+            lots,
+            sl,
+            tp,
+            price: Some(reference),
+            comment: intent.comment.clone(),
+        };
+        let positions = self.venue.positions();
+        let open =
+            OpenCounts { total: positions.len(), plugin: positions.iter().filter(|p| &p.plugin == meta.id()).count() };
+        let ticket =
+            OrderTicket { id, plugin: meta.id().clone(), signal_id: signal_id.cloned(), request: request.clone() };
+        let approved = self
+            .risk
+            .check_open(ticket, &meta.symbols, Some(&spec), open, now)
+            .map_err(|d| Box::new((Some(request.clone()), denied(d))))?;
+        let execution = self.venue.execute(approved, now).map_err(|e| {
+            let code = match e {
+                VenueError::NoPrice(_) => RiskCode::NoPrice,
+                VenueError::UnknownSymbol(_) => RiskCode::UnknownSymbol,
+                VenueError::InvalidLevels(_) | VenueError::UnknownPosition(_) => RiskCode::InvalidLevels,
+            };
+            Box::new((Some(request.clone()), denied(Denial { code, message: e.to_string() })))
+        })?;
+        self.ops.push(StoreOp::Fill(Box::new(execution.fill)));
+        let order = Order {
+            id,
+            plugin: meta.id().clone(),
+            signal_id: signal_id.cloned(),
+            request,
+            status: OrderStatus::Filled,
+            reason: None,
+            created_at: now,
+        };
+        Ok(Placed { order, position: execution.position })
+    }
+
+    fn owned(&self, meta: &PluginMeta, id: PositionId) -> Result<Position, ServiceError> {
+        self.venue.positions().into_iter().find(|p| p.id == id && &p.plugin == meta.id()).ok_or_else(|| {
+            err(Service::Orders, ServiceErrorCode::NotFound, format!("no open position {id} of this plugin"))
+        })
+    }
+
+    /// Closes a position on behalf of its plugin (or an operator, with `meta = None`).
+    ///
+    /// # Errors
+    /// Not found, trading halted (plugins only), or no price.
+    pub fn close_position(
+        &mut self,
+        meta: Option<&PluginMeta>,
+        id: PositionId,
+        reason: CloseReason,
+    ) -> Result<Trade, ServiceError> {
+        if let Some(meta) = meta {
+            self.owned(meta, id)?;
+            self.risk.check_reduce().map_err(denied)?;
+        }
+        let trade = self.venue.close(id, reason, self.now()).map_err(|e| match e {
+            VenueError::UnknownPosition(_) => err(Service::Orders, ServiceErrorCode::NotFound, e.to_string()),
+            other => err(Service::Orders, ServiceErrorCode::Unavailable, other.to_string()),
+        })?;
+        self.record_close(&trade);
+        self.check_daily_loss();
+        Ok(trade)
+    }
+
+    /// Closes a plugin's positions on a symbol, optionally one side only.
+    ///
+    /// # Errors
+    /// Trading halted, or no price.
+    pub fn close_positions(
+        &mut self,
+        meta: &PluginMeta,
+        symbol: &Symbol,
+        side: Option<Side>,
+        reason: CloseReason,
+    ) -> Result<Vec<Trade>, ServiceError> {
+        let ids: Vec<PositionId> = self
+            .venue
+            .positions()
+            .into_iter()
+            .filter(|p| &p.plugin == meta.id() && &p.symbol == symbol && side.is_none_or(|s| s == p.side))
+            .map(|p| p.id)
+            .collect();
+        ids.into_iter().map(|id| self.close_position(Some(meta), id, reason)).collect()
+    }
+
+    /// Moves a position's SL/TP.
+    ///
+    /// # Errors
+    /// Not found, halted, or levels on the wrong side.
+    pub fn modify_position(
+        &mut self,
+        meta: &PluginMeta,
+        id: PositionId,
+        sl: Option<Price>,
+        tp: Option<Price>,
+    ) -> Result<Position, ServiceError> {
+        self.owned(meta, id)?;
+        self.risk.check_reduce().map_err(denied)?;
+        let position = self
+            .venue
+            .modify(id, sl, tp)
+            .map_err(|e| err(Service::Orders, ServiceErrorCode::InvalidRequest, e.to_string()))?;
+        self.ops.push(StoreOp::Position(Box::new(position.clone())));
+        Ok(position)
+    }
+
+    /// A plugin's open positions.
+    #[must_use]
+    pub fn positions_of(&self, plugin: &PluginId, symbol: Option<&Symbol>) -> Vec<Position> {
+        self.venue
+            .positions()
+            .into_iter()
+            .filter(|p| &p.plugin == plugin && symbol.is_none_or(|s| &p.symbol == s))
+            .collect()
+    }
+
+    /// Lot size for risking `sizing` between `entry` and `sl`.
+    ///
+    /// # Errors
+    /// Unknown symbol or a size below the minimum.
+    pub fn lot_size(&self, symbol: &Symbol, entry: Price, sl: Price, sizing: Sizing) -> Result<Lots, ServiceError> {
+        let spec = self.spec(symbol, Service::Risk)?;
+        risk::lot_size(&spec, self.venue.account().balance, entry, Some(sl), sizing)
+            .map_err(|d| ServiceError { service: Service::Risk, ..denied(d) })
+    }
+
+    /// Last price.
+    #[must_use]
+    pub fn last_price(&self, symbol: &Symbol) -> Option<Price> {
+        self.venue.last_price(symbol)
+    }
+
+    /// Trend.
+    #[must_use]
+    pub fn trend(&self, symbol: &Symbol, timeframe: Timeframe) -> Trend {
+        self.trends.get(symbol, timeframe)
+    }
+
+    /// A plugin's notification: an event and a log line (Telegram comes later).
+    pub fn notify(&mut self, plugin: &PluginId, level: NotifyLevel, message: &str) {
+        let data = json!({"level": level});
+        self.event(EventKind::Notify, Some(plugin), message.to_owned(), data);
+    }
+
+    fn db(&mut self, plugin: &PluginId) -> Result<&mut Box<dyn PluginDb>, ServiceError> {
+        if !self.plugin_dbs.contains_key(plugin) {
+            let db = self
+                .store
+                .plugin_db(plugin)
+                .map_err(|e| err(Service::Db, ServiceErrorCode::Unavailable, e.to_string()))?;
+            self.plugin_dbs.insert(plugin.clone(), db);
+        }
+        self.plugin_dbs
+            .get_mut(plugin)
+            .ok_or_else(|| err(Service::Db, ServiceErrorCode::Unavailable, "plugin database not open"))
+    }
+
+    /// Runs a statement on the plugin's own database.
+    ///
+    /// # Errors
+    /// The database cannot be opened or the SQL failed.
+    pub fn db_execute(&mut self, plugin: &PluginId, sql: &str, params: &[Value]) -> Result<usize, ServiceError> {
+        self.db(plugin)?
+            .execute(sql, params)
+            .map_err(|e| err(Service::Db, ServiceErrorCode::InvalidRequest, e.to_string()))
+    }
+
+    /// Runs a query on the plugin's own database.
+    ///
+    /// # Errors
+    /// The database cannot be opened or the SQL failed.
+    pub fn db_query(
+        &mut self,
+        plugin: &PluginId,
+        sql: &str,
+        params: &[Value],
+    ) -> Result<Vec<Map<String, Value>>, ServiceError> {
+        self.db(plugin)?
+            .query(sql, params)
+            .map_err(|e| err(Service::Db, ServiceErrorCode::InvalidRequest, e.to_string()))
+    }
+
+    /// Every open position.
+    #[must_use]
+    pub fn all_positions(&self) -> Vec<Position> {
+        self.venue.positions()
+    }
+
+    /// Health of each service, with the fallback in use when degraded.
+    #[must_use]
+    pub fn health(&self) -> Vec<(Service, ServiceHealth)> {
+        Service::ALL
+            .iter()
+            .map(|s| {
+                let h = match s {
+                    Service::Market if self.symbols.symbols().all(|sym| self.venue.last_price(sym).is_none()) => {
+                        ServiceHealth::degraded("no market prices yet: orders fill at the price the alert carries")
+                    }
+                    Service::Orders if self.risk.state() != crate::risk::TradingState::Active => {
+                        ServiceHealth::degraded(format!("trading is {}", self.risk.state()))
+                    }
+                    Service::Orders if self.risk.loss_locked() => {
+                        ServiceHealth::degraded("daily loss limit reached: reduce-only")
+                    }
+                    Service::Notify => ServiceHealth::degraded("no Telegram yet: notifications go to the event log"),
+                    _ => ServiceHealth::up(),
+                };
+                (*s, h)
+            })
+            .collect()
+    }
+}
