@@ -1,0 +1,470 @@
+//! The store's single writer thread: takes queued ops in batches and commits each batch in one
+//! transaction on `zepix.db` (and one on each plugin database it touches).
+//!
+//! When a batch fails, it is rolled back and applied again op by op, each in a savepoint, so one
+//! bad op (a bug upstream, such as a repeated signal id) costs only itself: it is logged and
+//! reported by the next `flush`, and every other op of the batch is kept, in order.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
+
+use chrono::{NaiveDate, Utc};
+use rusqlite::{Connection, params};
+use zepix_engine::{StoreError, StoreOp};
+use zepix_model::{PluginId, Position};
+
+use crate::codec::{time_text, to_i64};
+use crate::plugin_db;
+
+/// Ops one transaction takes at most; more wait for the next.
+pub(crate) const MAX_BATCH_OPS: usize = 4096;
+
+/// What the writer is sent.
+pub(crate) enum Msg {
+    /// Ops to commit, in order.
+    Ops(Vec<StoreOp>),
+    /// Answer once everything sent before is committed, with any error since the last answer.
+    Flush(SyncSender<Result<(), StoreError>>),
+}
+
+/// The writer's state, owned by its thread.
+pub(crate) struct Writer {
+    conn: Connection,
+    data_dir: PathBuf,
+    plugins: HashMap<PluginId, Connection>,
+    committed_seq: Arc<AtomicU64>,
+    /// The first error since the last flush answered.
+    error: Option<String>,
+}
+
+/// One op's failure: in the engine db, or in a plugin's.
+type OpResult = Result<(), String>;
+
+impl Writer {
+    pub(crate) fn new(conn: Connection, data_dir: PathBuf, committed_seq: Arc<AtomicU64>) -> Self {
+        Self { conn, data_dir, plugins: HashMap::new(), committed_seq, error: None }
+    }
+
+    /// Runs until every sender is gone and the queue is drained.
+    pub(crate) fn run(mut self, rx: &Receiver<Msg>) {
+        let mut ops = Vec::new();
+        let mut flushes = Vec::new();
+        while let Ok(first) = rx.recv() {
+            self.take(first, &mut ops, &mut flushes);
+            while ops.len() < MAX_BATCH_OPS {
+                match rx.try_recv() {
+                    Ok(msg) => self.take(msg, &mut ops, &mut flushes),
+                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+                }
+            }
+            if !ops.is_empty() {
+                self.commit(&ops);
+                ops.clear();
+            }
+            if !flushes.is_empty() {
+                for reply in flushes.drain(..) {
+                    let answer = self.error.as_ref().map_or(Ok(()), |e| Err(StoreError::Db(e.clone())));
+                    // A flusher that stopped waiting does not need the answer.
+                    let _ = reply.send(answer);
+                }
+                // Reported to every flusher that was waiting; the next flush starts clean.
+                self.error = None;
+            }
+        }
+    }
+
+    fn take(&mut self, msg: Msg, ops: &mut Vec<StoreOp>, flushes: &mut Vec<SyncSender<Result<(), StoreError>>>) {
+        match msg {
+            Msg::Ops(mut more) => ops.append(&mut more),
+            Msg::Flush(reply) => flushes.push(reply),
+        }
+    }
+
+    fn fail(&mut self, what: String) {
+        tracing::error!(error = %what, "store writer");
+        self.error.get_or_insert(what);
+    }
+
+    /// Commits a batch: all at once, or, when that fails, op by op.
+    fn commit(&mut self, ops: &[StoreOp]) {
+        let mut touched = BTreeSet::new();
+        let fast = self.begin().and_then(|()| {
+            for op in ops {
+                self.apply(op, &mut touched)?;
+            }
+            self.finish(&touched)
+        });
+        match fast {
+            Ok(()) => self.advance(ops),
+            Err(first) => {
+                tracing::warn!(error = %first, ops = ops.len(), "store batch failed; applying its ops one by one");
+                self.rollback();
+                self.commit_one_by_one(ops);
+            }
+        }
+    }
+
+    fn commit_one_by_one(&mut self, ops: &[StoreOp]) {
+        let mut touched = BTreeSet::new();
+        if let Err(e) = self.begin() {
+            self.fail(format!("cannot begin a transaction: {e}"));
+            return;
+        }
+        let mut kept = Vec::new();
+        for op in ops {
+            let plugin = plugin_of(op).cloned();
+            let result = self.savepoint(plugin.as_ref(), "SAVEPOINT op").and_then(|()| {
+                let mut op_touched = BTreeSet::new();
+                self.apply(op, &mut op_touched).map(|()| op_touched)
+            });
+            match result {
+                Ok(op_touched) => {
+                    if let Err(e) = self.savepoint(plugin.as_ref(), "RELEASE op") {
+                        self.fail(format!("cannot release a savepoint: {e}"));
+                    }
+                    touched.extend(op_touched);
+                    kept.push(op);
+                }
+                Err(e) => {
+                    let _ = self.savepoint(plugin.as_ref(), "ROLLBACK TO op");
+                    let _ = self.savepoint(plugin.as_ref(), "RELEASE op");
+                    self.fail(format!("{} not stored: {e}", describe(op)));
+                }
+            }
+        }
+        match self.finish(&touched) {
+            Ok(()) => {
+                let max = kept.iter().filter_map(|op| signal_seq(op)).max();
+                self.advance_to(max);
+            }
+            Err(e) => {
+                self.rollback();
+                self.fail(format!("a batch of {} ops was not stored: {e}", ops.len()));
+            }
+        }
+    }
+
+    fn advance(&self, ops: &[StoreOp]) {
+        self.advance_to(ops.iter().filter_map(signal_seq).max());
+    }
+
+    fn advance_to(&self, seq: Option<u64>) {
+        if let Some(seq) = seq {
+            self.committed_seq.fetch_max(seq, Ordering::Release);
+        }
+    }
+
+    fn begin(&self) -> Result<(), String> {
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| e.to_string())
+    }
+
+    /// Runs `sql` on the engine db and, when the op touches one, on the plugin's db.
+    fn savepoint(&mut self, plugin: Option<&PluginId>, sql: &str) -> Result<(), String> {
+        self.conn.execute_batch(sql).map_err(|e| e.to_string())?;
+        if let Some(plugin) = plugin {
+            self.plugin_conn(plugin)?.execute_batch(sql).map_err(|e| format!("plugin {plugin}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// Recomputes the performance rows the batch changed, then commits the engine db first (the
+    /// record of truth) and the plugin dbs after it.
+    fn finish(&mut self, touched: &BTreeSet<(PluginId, NaiveDate)>) -> Result<(), String> {
+        for (plugin, date) in touched {
+            let conn = self.plugin_conn(plugin)?;
+            plugin_db::recompute_performance(conn, *date).map_err(|e| format!("plugin {plugin} performance: {e}"))?;
+        }
+        self.conn.execute_batch("COMMIT").map_err(|e| e.to_string())?;
+        let mut failed = None;
+        for (plugin, conn) in &self.plugins {
+            if !conn.is_autocommit()
+                && let Err(e) = conn.execute_batch("COMMIT")
+            {
+                let _ = conn.execute_batch("ROLLBACK");
+                failed.get_or_insert(format!("plugin {plugin} database: {e}"));
+            }
+        }
+        if let Some(e) = failed {
+            // The engine db is already committed; only the plugin's copy is missing.
+            self.fail(e);
+        }
+        Ok(())
+    }
+
+    fn rollback(&self) {
+        if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        for conn in self.plugins.values() {
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+        }
+    }
+
+    /// The writer's connection to a plugin's db, opened on first use and inside the current
+    /// batch's transaction.
+    fn plugin_conn(&mut self, plugin: &PluginId) -> Result<&Connection, String> {
+        if !self.plugins.contains_key(plugin) {
+            let conn = plugin_db::open_plugin_conn(&self.data_dir, plugin).map_err(|e| e.to_string())?;
+            self.plugins.insert(plugin.clone(), conn);
+        }
+        let conn = self.plugins.get(plugin).ok_or_else(|| format!("plugin {plugin} database is not open"))?;
+        if conn.is_autocommit() {
+            conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| format!("plugin {plugin}: {e}"))?;
+        }
+        Ok(conn)
+    }
+
+    fn apply(&mut self, op: &StoreOp, touched: &mut BTreeSet<(PluginId, NaiveDate)>) -> OpResult {
+        let sql = |e: rusqlite::Error| e.to_string();
+        match op {
+            StoreOp::Signal { seq, source, received_at, processed_at, signal, outcome } => {
+                let signal_json = serde_json::to_string(signal.as_ref()).map_err(|e| e.to_string())?;
+                let outcome_json = serde_json::to_string(outcome.as_ref()).map_err(|e| e.to_string())?;
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO signals (seq, id, source, received_at, processed_at, status, plugin, code, signal,
+                                              outcome)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    )
+                    .and_then(|mut stmt| {
+                        stmt.execute(params![
+                            to_i64("seq", *seq)?,
+                            signal.id.as_str(),
+                            source.to_string(),
+                            time_text(*received_at),
+                            time_text(*processed_at),
+                            outcome.status.as_str(),
+                            outcome.plugin.as_ref().map(PluginId::as_str),
+                            outcome.code.as_deref(),
+                            signal_json,
+                            outcome_json,
+                        ])
+                    })
+                    .map_err(|e| match e.sqlite_error_code() {
+                        Some(rusqlite::ErrorCode::ConstraintViolation) => {
+                            format!("signal `{}` (seq {seq}) is already stored: {e}", signal.id)
+                        }
+                        _ => e.to_string(),
+                    })?;
+            }
+            StoreOp::Order(order) => {
+                let r = &order.request;
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO orders (id, plugin, signal_id, symbol, side, lots, sl, tp, price, comment, status,
+                                             reason, created_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                    )
+                    .and_then(|mut stmt| {
+                        stmt.execute(params![
+                            to_i64("order id", order.id.0)?,
+                            order.plugin.as_str(),
+                            order.signal_id.as_ref().map(|s| s.as_str()),
+                            r.symbol.as_str(),
+                            r.side.as_str(),
+                            r.lots.to_string(),
+                            r.sl.map(|p| p.to_string()),
+                            r.tp.map(|p| p.to_string()),
+                            r.price.map(|p| p.to_string()),
+                            r.comment,
+                            order_status(order.status),
+                            order.reason,
+                            time_text(order.created_at),
+                        ])
+                    })
+                    .map_err(sql)?;
+            }
+            StoreOp::Fill(fill) => {
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO fills (order_id, position_id, symbol, side, lots, price, at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    )
+                    .and_then(|mut stmt| {
+                        stmt.execute(params![
+                            to_i64("order id", fill.order_id.0)?,
+                            to_i64("position id", fill.position_id.0)?,
+                            fill.symbol.as_str(),
+                            fill.side.as_str(),
+                            fill.lots.to_string(),
+                            fill.price.to_string(),
+                            time_text(fill.at),
+                        ])
+                    })
+                    .map_err(sql)?;
+            }
+            StoreOp::Position(position) => upsert_position(&self.conn, position).map_err(sql)?,
+            StoreOp::Closed(trade) => {
+                let p = &trade.position;
+                let id = to_i64("position id", p.id.0).map_err(sql)?;
+                self.conn
+                    .prepare_cached("DELETE FROM positions WHERE id = ?1")
+                    .and_then(|mut stmt| stmt.execute([id]))
+                    .map_err(sql)?;
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO trades (id, plugin, order_id, signal_id, symbol, side, lots, entry_price, sl, tp,
+                                             opened_at, exit_price, closed_at, pnl, pips, reason)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                    )
+                    .and_then(|mut stmt| {
+                        stmt.execute(params![
+                            id,
+                            p.plugin.as_str(),
+                            to_i64("order id", p.order_id.0)?,
+                            p.signal_id.as_ref().map(|s| s.as_str()),
+                            p.symbol.as_str(),
+                            p.side.as_str(),
+                            p.lots.to_string(),
+                            p.entry_price.to_string(),
+                            p.sl.map(|v| v.to_string()),
+                            p.tp.map(|v| v.to_string()),
+                            time_text(p.opened_at),
+                            trade.exit_price.to_string(),
+                            time_text(trade.closed_at),
+                            trade.pnl.to_string(),
+                            trade.pips.normalize().to_string(),
+                            trade.reason.as_str(),
+                        ])
+                    })
+                    .map_err(|e| match e.sqlite_error_code() {
+                        Some(rusqlite::ErrorCode::ConstraintViolation) => {
+                            format!("position {} is already closed: {e}", p.id)
+                        }
+                        _ => e.to_string(),
+                    })?;
+                let conn = self.plugin_conn(&p.plugin)?;
+                let date = plugin_db::record_close(conn, trade).map_err(|e| format!("plugin {}: {e}", p.plugin))?;
+                touched.insert((p.plugin.clone(), date));
+            }
+            StoreOp::PluginTradeOpened(position) => {
+                let conn = self.plugin_conn(&position.plugin)?;
+                plugin_db::record_open(conn, position).map_err(|e| format!("plugin {}: {e}", position.plugin))?;
+            }
+            StoreOp::Event(event) => {
+                self.conn
+                    .prepare_cached("INSERT INTO events (at, kind, plugin, message, data) VALUES (?1, ?2, ?3, ?4, ?5)")
+                    .and_then(|mut stmt| {
+                        stmt.execute(params![
+                            time_text(event.at),
+                            event.kind.as_str(),
+                            event.plugin.as_ref().map(PluginId::as_str),
+                            event.message,
+                            event.data.to_string(),
+                        ])
+                    })
+                    .map_err(sql)?;
+            }
+            StoreOp::PluginEnabled { plugin, enabled } => {
+                // The op carries no time; the commit's wall-clock time is informational only.
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO plugin_state (plugin, enabled, at) VALUES (?1, ?2, ?3)
+                         ON CONFLICT(plugin) DO UPDATE SET enabled = excluded.enabled, at = excluded.at",
+                    )
+                    .and_then(|mut stmt| stmt.execute(params![plugin.as_str(), enabled, time_text(Utc::now())]))
+                    .map_err(sql)?;
+            }
+            StoreOp::Trend { symbol, timeframe, trend, at } => {
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO trends (symbol, timeframe, trend, at) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT(symbol, timeframe) DO UPDATE SET trend = excluded.trend, at = excluded.at",
+                    )
+                    .and_then(|mut stmt| {
+                        stmt.execute(params![symbol.as_str(), timeframe.to_string(), trend.to_string(), time_text(*at)])
+                    })
+                    .map_err(sql)?;
+            }
+            StoreOp::Price { symbol, price, at } => {
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO prices (symbol, price, at) VALUES (?1, ?2, ?3)
+                         ON CONFLICT(symbol) DO UPDATE SET price = excluded.price, at = excluded.at",
+                    )
+                    .and_then(|mut stmt| stmt.execute(params![symbol.as_str(), price.to_string(), time_text(*at)]))
+                    .map_err(sql)?;
+            }
+            StoreOp::TradingState(state) => {
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO engine_state (key, value) VALUES ('trading_state', ?1)
+                         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    )
+                    .and_then(|mut stmt| stmt.execute([state.as_str()]))
+                    .map_err(sql)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn upsert_position(conn: &Connection, p: &Position) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO positions (id, plugin, order_id, signal_id, symbol, side, lots, entry_price, sl, tp, opened_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         ON CONFLICT(id) DO UPDATE SET
+             plugin = excluded.plugin, order_id = excluded.order_id, signal_id = excluded.signal_id,
+             symbol = excluded.symbol, side = excluded.side, lots = excluded.lots,
+             entry_price = excluded.entry_price, sl = excluded.sl, tp = excluded.tp, opened_at = excluded.opened_at",
+    )?
+    .execute(params![
+        to_i64("position id", p.id.0)?,
+        p.plugin.as_str(),
+        to_i64("order id", p.order_id.0)?,
+        p.signal_id.as_ref().map(|s| s.as_str()),
+        p.symbol.as_str(),
+        p.side.as_str(),
+        p.lots.to_string(),
+        p.entry_price.to_string(),
+        p.sl.map(|v| v.to_string()),
+        p.tp.map(|v| v.to_string()),
+        time_text(p.opened_at),
+    ])?;
+    Ok(())
+}
+
+pub(crate) const fn order_status(status: zepix_model::OrderStatus) -> &'static str {
+    match status {
+        zepix_model::OrderStatus::Filled => "filled",
+        zepix_model::OrderStatus::Rejected => "rejected",
+    }
+}
+
+fn signal_seq(op: &StoreOp) -> Option<u64> {
+    match op {
+        StoreOp::Signal { seq, .. } => Some(*seq),
+        _ => None,
+    }
+}
+
+/// The plugin database an op writes to, if any.
+fn plugin_of(op: &StoreOp) -> Option<&PluginId> {
+    match op {
+        StoreOp::Closed(trade) => Some(&trade.position.plugin),
+        StoreOp::PluginTradeOpened(position) => Some(&position.plugin),
+        _ => None,
+    }
+}
+
+/// An op, named for a log line.
+fn describe(op: &StoreOp) -> String {
+    match op {
+        StoreOp::Signal { seq, signal, .. } => format!("signal `{}` (seq {seq})", signal.id),
+        StoreOp::Order(order) => format!("order {}", order.id),
+        StoreOp::Fill(fill) => format!("fill of order {}", fill.order_id),
+        StoreOp::Position(p) => format!("position {}", p.id),
+        StoreOp::Closed(t) => format!("close of position {}", t.position.id),
+        StoreOp::PluginTradeOpened(p) => format!("plugin trade {}", p.id),
+        StoreOp::Event(e) => format!("event `{}`", e.message),
+        StoreOp::PluginEnabled { plugin, .. } => format!("plugin state of {plugin}"),
+        StoreOp::Trend { symbol, timeframe, .. } => format!("trend of {symbol} {timeframe}"),
+        StoreOp::Price { symbol, .. } => format!("price of {symbol}"),
+        StoreOp::TradingState(s) => format!("trading state {s}"),
+    }
+}
