@@ -1,0 +1,169 @@
+//! Small pieces every built-in shares: manifest and schema builders, reading decimals from
+//! settings, and turning an entry signal into an order.
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+use zepix_model::{PluginId, Side, Signal, Timeframe};
+use zepix_plugin::manifest::PROTOCOL_VERSION;
+use zepix_plugin::{
+    Capability, Decision, Limits, Manifest, OrderIntent, PluginContext, PluginResult, Role, Runtime, SettingSchema,
+};
+
+/// The version every built-in reports; they ship with the engine.
+pub const BUILTIN_VERSION: &str = "1.0.0";
+
+/// Who wrote the built-ins.
+pub const BUILTIN_AUTHOR: &str = "zepix";
+
+/// What differs between built-in manifests; everything else is the same for all of them.
+pub struct ManifestSpec {
+    /// Plugin id, a literal checked by the crate's table tests.
+    pub id: &'static str,
+    /// Display name.
+    pub name: &'static str,
+    /// One paragraph for `zepix plugin list` and the dashboard.
+    pub description: String,
+    /// Routing strategy name.
+    pub strategy: &'static str,
+    /// Routing timeframes; empty means any.
+    pub timeframes: Vec<Timeframe>,
+    /// Services the plugin calls.
+    pub capabilities: &'static [Capability],
+    /// Settings and their schema.
+    pub settings_schema: BTreeMap<String, SettingSchema>,
+}
+
+impl ManifestSpec {
+    /// The full manifest of a built-in logic plugin.
+    ///
+    /// # Panics
+    /// When `id` is not a valid plugin id. The ids are string literals in this crate and the table
+    /// tests build every manifest, so an invalid one never gets past `cargo test`.
+    #[must_use]
+    pub fn into_manifest(self) -> Manifest {
+        Manifest {
+            id: builtin_id(self.id),
+            name: self.name.to_owned(),
+            version: BUILTIN_VERSION.to_owned(),
+            author: BUILTIN_AUTHOR.to_owned(),
+            description: self.description,
+            runtime: Runtime::Builtin,
+            entry: None,
+            command: None,
+            protocol: PROTOCOL_VERSION,
+            roles: vec![Role::Logic],
+            strategy: Some(self.strategy.to_owned()),
+            timeframes: self.timeframes,
+            symbols: Vec::new(),
+            capabilities: self.capabilities.to_vec(),
+            priority: 100,
+            limits: Limits::default(),
+            settings_schema: self.settings_schema,
+        }
+    }
+}
+
+fn builtin_id(id: &'static str) -> PluginId {
+    match PluginId::new(id) {
+        Ok(id) => id,
+        // Invariant: built-in ids are literals in this crate, and `tests::every_builtin_builds`
+        // constructs every manifest, so this arm is unreachable in a tested build.
+        Err(e) => panic!("built-in plugin id `{id}` is invalid: {e}"),
+    }
+}
+
+/// A `number` setting with a default and an inclusive range.
+#[must_use]
+pub fn number(default: Value, minimum: f64, maximum: f64, description: &str) -> SettingSchema {
+    SettingSchema {
+        kind: "number".into(),
+        default: Some(default),
+        minimum: Some(minimum),
+        maximum: Some(maximum),
+        allowed: None,
+        items: None,
+        description: description.into(),
+    }
+}
+
+/// A `boolean` setting with a default.
+#[must_use]
+pub fn boolean(default: bool, description: &str) -> SettingSchema {
+    SettingSchema {
+        kind: "boolean".into(),
+        default: Some(Value::Bool(default)),
+        minimum: None,
+        maximum: None,
+        allowed: None,
+        items: None,
+        description: description.into(),
+    }
+}
+
+/// An `array` of strings with a default.
+#[must_use]
+pub fn string_list(default: &[&str], description: &str) -> SettingSchema {
+    SettingSchema {
+        kind: "array".into(),
+        default: Some(Value::Array(default.iter().map(|s| Value::String((*s).to_owned())).collect())),
+        minimum: None,
+        maximum: None,
+        allowed: None,
+        items: Some("string".into()),
+        description: description.into(),
+    }
+}
+
+/// Reads a JSON number setting as an exact decimal (`serde_with`-style `deserialize_with`).
+///
+/// The workspace builds `rust_decimal` with `serde-str`, whose `Deserialize` only reads strings;
+/// settings hold JSON numbers, so this goes through the number's shortest text form instead,
+/// which keeps `0.1` as `0.1` rather than its binary approximation.
+///
+/// # Errors
+/// When the value is not a number, or does not fit a decimal.
+pub fn decimal_setting<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
+    let number = serde_json::Number::deserialize(deserializer)?;
+    let text = number.to_string();
+    text.parse::<Decimal>()
+        .or_else(|_| Decimal::from_scientific(&text))
+        .map(|d| d.normalize())
+        .map_err(|_| serde::de::Error::custom(format!("{text} does not fit a decimal")))
+}
+
+/// `buy XAUUSD`, for reasons a trader reads.
+#[must_use]
+pub fn describe(signal: &Signal) -> String {
+    let side = signal.side.map_or("?", Side::as_str);
+    match &signal.symbol {
+        Some(symbol) => format!("{side} {symbol}"),
+        None => side.to_owned(),
+    }
+}
+
+/// The order a signal asks for as given, or a rejection saying what the alert lacks.
+///
+/// # Errors
+/// The rejection to return when the signal has no symbol or no direction.
+pub fn entry_intent(signal: &Signal) -> Result<OrderIntent, Decision> {
+    OrderIntent::from_signal(signal).ok_or_else(|| {
+        let missing = match (&signal.symbol, signal.side) {
+            (None, None) => "a symbol and a direction",
+            (None, Some(_)) => "a symbol",
+            _ => "a direction (buy or sell)",
+        };
+        Decision::rejected(format!("entry signal needs {missing}"))
+    })
+}
+
+/// Places `intent` and reports the order as executed.
+///
+/// # Errors
+/// The service error (capability, risk refusal) as the engine should record it.
+pub fn place(intent: OrderIntent, ctx: &mut dyn PluginContext) -> PluginResult<Decision> {
+    let placed = ctx.place_order(intent)?;
+    Ok(Decision::executed(vec![placed.order.id], Vec::new()))
+}
