@@ -234,7 +234,7 @@ impl Kernel {
         self.registry.slots_mut()[index].counters.signals += 1;
         let kind = signal.kind.clone();
         let sid = signal.id.clone();
-        let result = self.invoke(index, Some(&sid), |p, ctx| match kind {
+        let result = self.invoke_as(index, Some(&sid), true, |p, ctx| match kind {
             SignalType::Entry => p.process_entry_signal(&signal, ctx),
             SignalType::Exit => p.process_exit_signal(&signal, ctx),
             SignalType::Reversal => p.process_reversal_signal(&signal, ctx),
@@ -330,11 +330,22 @@ impl Kernel {
     }
 
     /// Calls a plugin with its context, catching errors and panics. Failures are counted; the
-    /// fifth in a row disables the plugin.
+    /// fifth in a row disables the plugin. Only a successful signal call ends a streak: a hook
+    /// that passes says nothing about whether the plugin's trading logic works.
     fn invoke<T>(
         &mut self,
         index: usize,
         signal_id: Option<&SignalId>,
+        f: impl FnOnce(&mut dyn Plugin, &mut Ctx<'_>) -> PluginResult<T>,
+    ) -> Result<T, CallError> {
+        self.invoke_as(index, signal_id, false, f)
+    }
+
+    fn invoke_as<T>(
+        &mut self,
+        index: usize,
+        signal_id: Option<&SignalId>,
+        ends_streak: bool,
         f: impl FnOnce(&mut dyn Plugin, &mut Ctx<'_>) -> PluginResult<T>,
     ) -> Result<T, CallError> {
         let slot = &mut self.registry.slots_mut()[index];
@@ -345,7 +356,9 @@ impl Kernel {
         let result = catch_unwind(AssertUnwindSafe(|| f(plugin.as_mut(), &mut ctx)));
         match result {
             Ok(Ok(value)) => {
-                self.registry.slots_mut()[index].counters.consecutive_failures = 0;
+                if ends_streak {
+                    self.registry.slots_mut()[index].counters.consecutive_failures = 0;
+                }
                 Ok(value)
             }
             Ok(Err(e)) if !e.is_failure() => Err(CallError::Denied(e)),

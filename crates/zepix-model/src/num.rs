@@ -155,6 +155,8 @@ mod tests {
         let back: Price = serde_json::from_str("\"1.10005\"").unwrap();
         assert_eq!(back, p);
         assert!(serde_json::from_str::<Price>("\"-1\"").is_err());
+        let from_number: Price = serde_json::from_str("2020.5").unwrap();
+        assert_eq!(from_number.to_string(), "2020.5", "config files write numbers");
     }
 
     proptest! {
