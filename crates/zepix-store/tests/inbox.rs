@@ -1,0 +1,312 @@
+//! The append-log inbox: durable before acknowledged, idempotent, recoverable after a crash.
+
+#![allow(clippy::unwrap_used, reason = "test helpers outside #[test] functions; a failure is a failed test")]
+
+mod common;
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Barrier, mpsc};
+
+use common::{at, sid, signal};
+use zepix_engine::{Appended, Inbox, InboxError, InboxRecord};
+use zepix_model::{PluginId, SignalId, SignalSource};
+use zepix_store::{InboxOptions, InboxSink, LogInbox};
+
+/// A sink that forwards every batch to a channel the test reads.
+fn channel_sink() -> (InboxSink, mpsc::Receiver<Vec<InboxRecord>>) {
+    let (tx, rx) = mpsc::channel();
+    (
+        Box::new(move |records| {
+            let _ = tx.send(records);
+        }),
+        rx,
+    )
+}
+
+fn open(dir: &Path, processed: &[&str], committed: u64) -> Result<(LogInbox, Vec<InboxRecord>), InboxError> {
+    open_with(dir, processed, committed, InboxOptions::default())
+}
+
+fn open_with(
+    dir: &Path,
+    processed: &[&str],
+    committed: u64,
+    options: InboxOptions,
+) -> Result<(LogInbox, Vec<InboxRecord>), InboxError> {
+    let processed: HashSet<SignalId> = processed.iter().map(|id| sid(id)).collect();
+    LogInbox::open_with(dir, &processed, committed, Box::new(|_| {}), options)
+}
+
+fn append(inbox: &LogInbox, id: &str) -> Appended {
+    inbox.append(SignalSource::Webhook, at(1), signal(id)).blocking_recv().unwrap().unwrap()
+}
+
+fn segments(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("inbox")).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    files
+}
+
+fn names(files: &[PathBuf]) -> Vec<String> {
+    files.iter().map(|f| f.file_name().unwrap().to_string_lossy().into_owned()).collect()
+}
+
+fn ids(records: &[InboxRecord]) -> Vec<String> {
+    records.iter().map(|r| r.signal.id.to_string()).collect()
+}
+
+#[test]
+fn accepted_records_reach_the_sink_in_order_and_the_file_as_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sink, batches) = channel_sink();
+    let (inbox, pending) = LogInbox::open(dir.path(), &HashSet::new(), 0, sink).unwrap();
+    assert!(pending.is_empty());
+    let source = SignalSource::Plugin(PluginId::new("v3").unwrap());
+    let replies: Vec<_> = ["a", "b", "c"].iter().map(|id| inbox.append(source.clone(), at(2), signal(id))).collect();
+    let answers: Vec<Appended> = replies.into_iter().map(|r| r.blocking_recv().unwrap().unwrap()).collect();
+    assert_eq!(answers, vec![Appended::Accepted(1), Appended::Accepted(2), Appended::Accepted(3)]);
+
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        seen.extend(batches.recv().unwrap());
+    }
+    assert_eq!(seen.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
+    assert_eq!(seen[0], InboxRecord { seq: 1, source: source.clone(), received_at: at(2), signal: signal("a") });
+
+    let files = segments(dir.path());
+    assert_eq!(names(&files), vec!["00000000000000000001.log"]);
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(first["seq"], 1);
+    assert_eq!(first["source"], "plugin:v3");
+    assert_eq!(first["signal"], signal("a").to_canonical());
+    assert_eq!(text.lines().count(), 3);
+}
+
+#[test]
+fn repeated_ids_answer_duplicate_including_processed_ones_and_across_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (inbox, _) = open(dir.path(), &["old"], 0).unwrap();
+        assert_eq!(append(&inbox, "a"), Appended::Accepted(1));
+        assert_eq!(append(&inbox, "a"), Appended::Duplicate);
+        assert_eq!(append(&inbox, "old"), Appended::Duplicate, "only in the store's processed set");
+    }
+    let (inbox, pending) = open(dir.path(), &[], 0).unwrap();
+    assert_eq!(ids(&pending), vec!["a"]);
+    assert_eq!(append(&inbox, "a"), Appended::Duplicate, "remembered from the log");
+    assert_eq!(append(&inbox, "b"), Appended::Accepted(2));
+    assert_eq!(std::fs::read_to_string(&segments(dir.path())[0]).unwrap().lines().count(), 2, "nothing stored twice");
+}
+
+#[test]
+fn reopen_returns_exactly_the_unprocessed_records_and_continues_the_seq() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sink, batches) = channel_sink();
+    let mut accepted = Vec::new();
+    {
+        let (inbox, _) = LogInbox::open(dir.path(), &HashSet::new(), 0, sink).unwrap();
+        for id in ["a", "b", "c", "d"] {
+            append(&inbox, id);
+        }
+        inbox.close();
+        while let Ok(batch) = batches.recv() {
+            accepted.extend(batch);
+        }
+    }
+    let (inbox, pending) = open(dir.path(), &["a", "c"], 3).unwrap();
+    assert_eq!(pending, vec![accepted[1].clone(), accepted[3].clone()], "b and d, whole and in seq order");
+    assert_eq!(append(&inbox, "e"), Appended::Accepted(5));
+    drop(inbox);
+
+    let (inbox, pending) = open(dir.path(), &["a", "b", "c", "d", "e"], 40).unwrap();
+    assert!(pending.is_empty());
+    assert_eq!(append(&inbox, "f"), Appended::Accepted(41), "the store's committed seq is never reused");
+}
+
+#[test]
+fn a_torn_tail_is_cut_off_and_the_next_append_works() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (inbox, _) = open(dir.path(), &[], 0).unwrap();
+        append(&inbox, "a");
+        append(&inbox, "b");
+    }
+    let file = segments(dir.path())[0].clone();
+    let good_len = std::fs::metadata(&file).unwrap().len();
+    let mut f = std::fs::OpenOptions::new().append(true).open(&file).unwrap();
+    f.write_all(br#"{"seq":3,"source":"webhook","received_at":"2023-11-"#).unwrap();
+    drop(f);
+
+    let (inbox, pending) = open(dir.path(), &[], 0).unwrap();
+    assert_eq!(ids(&pending), vec!["a", "b"]);
+    assert_eq!(std::fs::metadata(&file).unwrap().len(), good_len, "the partial line is gone");
+    assert_eq!(append(&inbox, "c"), Appended::Accepted(3));
+    drop(inbox);
+    let (_inbox, pending) = open(dir.path(), &[], 0).unwrap();
+    assert_eq!(ids(&pending), vec!["a", "b", "c"]);
+}
+
+#[test]
+fn an_unparsable_last_line_with_its_newline_is_also_a_torn_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (inbox, _) = open(dir.path(), &[], 0).unwrap();
+        append(&inbox, "a");
+    }
+    let file = segments(dir.path())[0].clone();
+    std::fs::OpenOptions::new().append(true).open(&file).unwrap().write_all(b"\0\0\0\0\n").unwrap();
+    let (inbox, pending) = open(dir.path(), &[], 0).unwrap();
+    assert_eq!(ids(&pending), vec!["a"]);
+    assert_eq!(append(&inbox, "b"), Appended::Accepted(2));
+}
+
+#[test]
+fn damage_in_the_middle_is_an_error_naming_the_file_and_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (inbox, _) = open(dir.path(), &[], 0).unwrap();
+        for id in ["a", "b", "c"] {
+            append(&inbox, id);
+        }
+    }
+    let file = segments(dir.path())[0].clone();
+    let text = std::fs::read_to_string(&file).unwrap();
+    let second = text.find('\n').unwrap() + 1;
+    let mut damaged = text.into_bytes();
+    damaged[second + 2] = b'#';
+    std::fs::write(&file, &damaged).unwrap();
+
+    match open(dir.path(), &[], 0) {
+        Err(InboxError::Corrupt { file: name, offset, .. }) => {
+            assert!(name.ends_with("00000000000000000001.log"), "{name}");
+            assert_eq!(offset, second as u64);
+        }
+        other => panic!("expected corruption, got {:?}", other.map(|(_, p)| p)),
+    }
+    assert_eq!(std::fs::read(&file).unwrap(), damaged, "a damaged log is left as it was");
+}
+
+#[test]
+fn a_torn_line_in_an_older_segment_is_corruption() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = InboxOptions { segment_bytes: 1 };
+    {
+        let (inbox, _) = open_with(dir.path(), &[], 0, tiny).unwrap();
+        append(&inbox, "a");
+        append(&inbox, "b");
+    }
+    let files = segments(dir.path());
+    assert_eq!(files.len(), 2);
+    std::fs::OpenOptions::new().append(true).open(&files[0]).unwrap().write_all(b"{\"seq\":").unwrap();
+    let err = open_with(dir.path(), &[], 0, tiny).unwrap_err();
+    assert!(err.to_string().contains("00000000000000000001.log"), "{err}");
+}
+
+#[test]
+fn rotation_and_processed_up_to_delete_old_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = InboxOptions { segment_bytes: 1 };
+    let (inbox, _) = open_with(dir.path(), &[], 0, tiny).unwrap();
+    for id in ["a", "b", "c", "d", "e"] {
+        append(&inbox, id);
+    }
+    assert_eq!(segments(dir.path()).len(), 5, "one segment per write once each is full");
+    inbox.processed_up_to(3);
+    inbox.close();
+    assert_eq!(names(&segments(dir.path())), vec!["00000000000000000004.log", "00000000000000000005.log"]);
+
+    let (inbox, pending) = open_with(dir.path(), &["a", "b", "c"], 3, tiny).unwrap();
+    assert_eq!(ids(&pending), vec!["d", "e"]);
+    inbox.processed_up_to(5);
+    inbox.close();
+    assert_eq!(
+        names(&segments(dir.path())),
+        vec!["00000000000000000006.log"],
+        "a full active segment that is wholly processed goes too"
+    );
+    let (inbox, pending) = open_with(dir.path(), &["a", "b", "c", "d", "e"], 5, tiny).unwrap();
+    assert!(pending.is_empty());
+    assert_eq!(append(&inbox, "f"), Appended::Accepted(6));
+}
+
+#[test]
+fn appends_after_close_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (inbox, _) = open(dir.path(), &[], 0).unwrap();
+    inbox.close();
+    let answer = inbox.append(SignalSource::Cli, at(0), signal("late")).blocking_recv().unwrap();
+    assert!(matches!(answer, Err(InboxError::Closed)));
+}
+
+#[test]
+fn concurrent_appends_get_unique_increasing_seqs_in_file_order() {
+    const THREADS: usize = 8;
+    const EACH: usize = 150;
+    let dir = tempfile::tempdir().unwrap();
+    let (sink, batches) = channel_sink();
+    let (inbox, _) = LogInbox::open(dir.path(), &HashSet::new(), 0, sink).unwrap();
+    let inbox = Arc::new(inbox);
+    let start = Arc::new(Barrier::new(THREADS));
+    let workers: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (inbox, start) = (Arc::clone(&inbox), Arc::clone(&start));
+            std::thread::spawn(move || {
+                start.wait();
+                let mut got = Vec::new();
+                // Half are awaited one by one (like an HTTP handler), half fired in a burst.
+                let mut burst = Vec::new();
+                for i in 0..EACH {
+                    let id = format!("t{t}-{i}");
+                    let reply = inbox.append(SignalSource::Webhook, at(0), signal(&id));
+                    if i % 2 == 0 {
+                        got.push((id, reply.blocking_recv().unwrap().unwrap()));
+                    } else {
+                        burst.push((id, reply));
+                    }
+                }
+                for (id, reply) in burst {
+                    got.push((id, reply.blocking_recv().unwrap().unwrap()));
+                }
+                // A repeat from another thread's point of view is still a duplicate.
+                let again = inbox.append(SignalSource::Webhook, at(0), signal(&format!("t{t}-0")));
+                assert_eq!(again.blocking_recv().unwrap().unwrap(), Appended::Duplicate);
+                got
+            })
+        })
+        .collect();
+    let mut by_seq = std::collections::BTreeMap::new();
+    for worker in workers {
+        let got = worker.join().unwrap();
+        let mut last_awaited = 0;
+        for (i, (id, answer)) in got.into_iter().enumerate() {
+            let Appended::Accepted(seq) = answer else { panic!("{id} was not accepted: {answer:?}") };
+            if i < EACH / 2 {
+                assert!(seq > last_awaited, "one thread's sequential appends get increasing seqs");
+                last_awaited = seq;
+            }
+            assert!(by_seq.insert(seq, id).is_none(), "seq {seq} given twice");
+        }
+    }
+    let total = THREADS * EACH;
+    assert_eq!(by_seq.keys().copied().collect::<Vec<u64>>(), (1..=total as u64).collect::<Vec<_>>());
+
+    let mut from_sink = Vec::new();
+    while from_sink.len() < total {
+        from_sink.extend(batches.recv().unwrap().into_iter().map(|r| (r.seq, r.signal.id.to_string())));
+    }
+    let expected: Vec<(u64, String)> = by_seq.clone().into_iter().collect();
+    assert_eq!(from_sink, expected, "the sink sees every record once, in seq order");
+
+    let text = std::fs::read_to_string(&segments(dir.path())[0]).unwrap();
+    let in_file: Vec<(u64, String)> = text
+        .lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            (v["seq"].as_u64().unwrap(), v["signal"]["id"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    assert_eq!(in_file, expected, "file order is seq order");
+}
