@@ -124,7 +124,10 @@ impl LogInbox {
         options: InboxOptions,
     ) -> Result<(Self, Vec<InboxRecord>), InboxError> {
         let dir = data_dir.join("inbox");
-        std::fs::create_dir_all(&dir)?;
+        if !dir.exists() {
+            std::fs::create_dir_all(&dir)?;
+            sync_dir(data_dir)?;
+        }
         let segments = list_segments(&dir)?;
         let mut ids = processed.clone();
         let mut unprocessed = Vec::new();
@@ -182,7 +185,8 @@ impl LogInbox {
     }
 
     /// Stops the writer once it has written what is pending. Later appends answer
-    /// [`InboxError::Closed`]. Dropping the inbox does the same.
+    /// [`InboxError::Closed`]. Dropping the inbox does the same. Not to be called from the sink,
+    /// which runs on the writer thread.
     pub fn close(&self) {
         {
             let mut st = self.shared.lock();

@@ -205,6 +205,9 @@ impl Store for SqliteStore {
 
     fn snapshot(&self, day_start: DateTime<Utc>) -> Result<StoreSnapshot, StoreError> {
         self.read(|conn| {
+            // One read transaction: every table as of the same commit.
+            let tx = conn.unchecked_transaction().map_err(db_err)?;
+            let conn: &Connection = &tx;
             let positions =
                 collect(conn, &format!("SELECT {POSITION_COLUMNS} FROM positions ORDER BY id"), [], position)?;
             let mut realized = Money::ZERO;
@@ -257,6 +260,7 @@ impl Store for SqliteStore {
                         parse_named("trend", &text(row, "trend")?)?,
                     ))
                 })?;
+            tx.finish().map_err(db_err)?;
             Ok(StoreSnapshot {
                 positions,
                 realized,

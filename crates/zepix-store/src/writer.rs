@@ -3,7 +3,8 @@
 //!
 //! When a batch fails, it is rolled back and applied again op by op, each in a savepoint, so one
 //! bad op (a bug upstream, such as a repeated signal id) costs only itself: it is logged and
-//! reported by the next `flush`, and every other op of the batch is kept, in order.
+//! reported by the next `flush`, and every other op of the batch is kept, in order. The plugins'
+//! copies of trades are written after the engine db commits, in the same cycle.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -11,10 +12,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
 
-use chrono::{NaiveDate, Utc};
+use chrono::Utc;
 use rusqlite::{Connection, params};
 use zepix_engine::{StoreError, StoreOp};
-use zepix_model::{PluginId, Position};
+use zepix_model::{PluginId, Position, Trade};
 
 use crate::codec::{time_text, to_i64};
 use crate::plugin_db;
@@ -40,8 +41,30 @@ pub(crate) struct Writer {
     error: Option<String>,
 }
 
-/// One op's failure: in the engine db, or in a plugin's.
+/// One op's failure, for the log and `flush`.
 type OpResult = Result<(), String>;
+
+/// A row the engine copies into a plugin's db once the engine db has committed it.
+enum PluginCopy<'a> {
+    Opened(&'a Position),
+    Closed(&'a Trade),
+}
+
+impl PluginCopy<'_> {
+    fn plugin(&self) -> &PluginId {
+        match self {
+            Self::Opened(position) => &position.plugin,
+            Self::Closed(trade) => &trade.position.plugin,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Self::Opened(position) => format!("open trade {}", position.id),
+            Self::Closed(trade) => format!("closed trade {}", trade.position.id),
+        }
+    }
+}
 
 impl Writer {
     pub(crate) fn new(conn: Connection, data_dir: PathBuf, committed_seq: Arc<AtomicU64>) -> Self {
@@ -88,17 +111,21 @@ impl Writer {
         self.error.get_or_insert(what);
     }
 
-    /// Commits a batch: all at once, or, when that fails, op by op.
+    /// Commits a batch to the engine db: all at once, or, when that fails, op by op. Then copies
+    /// the committed trades to the plugins' dbs.
     fn commit(&mut self, ops: &[StoreOp]) {
-        let mut touched = BTreeSet::new();
+        let mut copies = Vec::new();
         let fast = self.begin().and_then(|()| {
             for op in ops {
-                self.apply(op, &mut touched)?;
+                self.apply(op, &mut copies)?;
             }
-            self.finish(&touched)
+            self.end()
         });
         match fast {
-            Ok(()) => self.advance(ops),
+            Ok(()) => {
+                self.advance_to(ops.iter().filter_map(signal_seq).max());
+                self.copy_to_plugins(&copies);
+            }
             Err(first) => {
                 tracing::warn!(error = %first, ops = ops.len(), "store batch failed; applying its ops one by one");
                 self.rollback();
@@ -108,37 +135,31 @@ impl Writer {
     }
 
     fn commit_one_by_one(&mut self, ops: &[StoreOp]) {
-        let mut touched = BTreeSet::new();
         if let Err(e) = self.begin() {
-            self.fail(format!("cannot begin a transaction: {e}"));
+            self.fail(format!("a batch of {} ops was not stored: cannot begin a transaction: {e}", ops.len()));
             return;
         }
-        let mut kept = Vec::new();
+        let mut copies = Vec::new();
+        let mut max_seq = None;
         for op in ops {
-            let plugin = plugin_of(op).cloned();
-            let result = self.savepoint(plugin.as_ref(), "SAVEPOINT op").and_then(|()| {
-                let mut op_touched = BTreeSet::new();
-                self.apply(op, &mut op_touched).map(|()| op_touched)
-            });
-            match result {
-                Ok(op_touched) => {
-                    if let Err(e) = self.savepoint(plugin.as_ref(), "RELEASE op") {
-                        self.fail(format!("cannot release a savepoint: {e}"));
-                    }
-                    touched.extend(op_touched);
-                    kept.push(op);
+            let mut op_copies = Vec::new();
+            let result = self.exec("SAVEPOINT op").and_then(|()| self.apply(op, &mut op_copies));
+            match result.and_then(|()| self.exec("RELEASE op")) {
+                Ok(()) => {
+                    copies.append(&mut op_copies);
+                    max_seq = max_seq.max(signal_seq(op));
                 }
                 Err(e) => {
-                    let _ = self.savepoint(plugin.as_ref(), "ROLLBACK TO op");
-                    let _ = self.savepoint(plugin.as_ref(), "RELEASE op");
+                    let _ = self.exec("ROLLBACK TO op");
+                    let _ = self.exec("RELEASE op");
                     self.fail(format!("{} not stored: {e}", describe(op)));
                 }
             }
         }
-        match self.finish(&touched) {
+        match self.end() {
             Ok(()) => {
-                let max = kept.iter().filter_map(|op| signal_seq(op)).max();
-                self.advance_to(max);
+                self.advance_to(max_seq);
+                self.copy_to_plugins(&copies);
             }
             Err(e) => {
                 self.rollback();
@@ -147,79 +168,79 @@ impl Writer {
         }
     }
 
-    fn advance(&self, ops: &[StoreOp]) {
-        self.advance_to(ops.iter().filter_map(signal_seq).max());
-    }
-
     fn advance_to(&self, seq: Option<u64>) {
         if let Some(seq) = seq {
             self.committed_seq.fetch_max(seq, Ordering::Release);
         }
     }
 
+    fn exec(&self, sql: &str) -> Result<(), String> {
+        self.conn.execute_batch(sql).map_err(|e| e.to_string())
+    }
+
     fn begin(&self) -> Result<(), String> {
-        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| e.to_string())
+        self.exec("BEGIN IMMEDIATE")
     }
 
-    /// Runs `sql` on the engine db and, when the op touches one, on the plugin's db.
-    fn savepoint(&mut self, plugin: Option<&PluginId>, sql: &str) -> Result<(), String> {
-        self.conn.execute_batch(sql).map_err(|e| e.to_string())?;
-        if let Some(plugin) = plugin {
-            self.plugin_conn(plugin)?.execute_batch(sql).map_err(|e| format!("plugin {plugin}: {e}"))?;
-        }
-        Ok(())
-    }
-
-    /// Recomputes the performance rows the batch changed, then commits the engine db first (the
-    /// record of truth) and the plugin dbs after it.
-    fn finish(&mut self, touched: &BTreeSet<(PluginId, NaiveDate)>) -> Result<(), String> {
-        for (plugin, date) in touched {
-            let conn = self.plugin_conn(plugin)?;
-            plugin_db::recompute_performance(conn, *date).map_err(|e| format!("plugin {plugin} performance: {e}"))?;
-        }
-        self.conn.execute_batch("COMMIT").map_err(|e| e.to_string())?;
-        let mut failed = None;
-        for (plugin, conn) in &self.plugins {
-            if !conn.is_autocommit()
-                && let Err(e) = conn.execute_batch("COMMIT")
-            {
-                let _ = conn.execute_batch("ROLLBACK");
-                failed.get_or_insert(format!("plugin {plugin} database: {e}"));
-            }
-        }
-        if let Some(e) = failed {
-            // The engine db is already committed; only the plugin's copy is missing.
-            self.fail(e);
-        }
-        Ok(())
+    fn end(&self) -> Result<(), String> {
+        self.exec("COMMIT")
     }
 
     fn rollback(&self) {
         if !self.conn.is_autocommit() {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
-        for conn in self.plugins.values() {
-            if !conn.is_autocommit() {
-                let _ = conn.execute_batch("ROLLBACK");
+    }
+
+    /// Writes the committed batch's plugin rows, one transaction per plugin db, and recomputes the
+    /// performance of each day a close touched. The engine db is the record of truth: a plugin db
+    /// that fails (the plugin may have changed its own schema) is logged and reported by `flush`,
+    /// never a reason to lose the engine's record.
+    fn copy_to_plugins(&mut self, copies: &[PluginCopy<'_>]) {
+        let mut plugins: Vec<&PluginId> = copies.iter().map(PluginCopy::plugin).collect();
+        plugins.sort_unstable();
+        plugins.dedup();
+        for plugin in plugins {
+            if let Err(e) = self.copy_to_plugin(plugin, copies) {
+                self.fail(format!("plugin {plugin} database: {e}"));
             }
         }
     }
 
-    /// The writer's connection to a plugin's db, opened on first use and inside the current
-    /// batch's transaction.
-    fn plugin_conn(&mut self, plugin: &PluginId) -> Result<&Connection, String> {
+    fn copy_to_plugin(&mut self, plugin: &PluginId, copies: &[PluginCopy<'_>]) -> Result<(), String> {
         if !self.plugins.contains_key(plugin) {
             let conn = plugin_db::open_plugin_conn(&self.data_dir, plugin).map_err(|e| e.to_string())?;
             self.plugins.insert(plugin.clone(), conn);
         }
-        let conn = self.plugins.get(plugin).ok_or_else(|| format!("plugin {plugin} database is not open"))?;
-        if conn.is_autocommit() {
-            conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| format!("plugin {plugin}: {e}"))?;
+        let conn = self.plugins.get(plugin).ok_or("not open")?;
+        conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| e.to_string())?;
+        let mut dates = BTreeSet::new();
+        let mut errors = Vec::new();
+        for copy in copies.iter().filter(|c| c.plugin() == plugin) {
+            // A failed statement is undone on its own; the rest of the transaction stands.
+            let done = match copy {
+                PluginCopy::Opened(position) => plugin_db::record_open(conn, position),
+                PluginCopy::Closed(trade) => plugin_db::record_close(conn, trade).map(|date| {
+                    dates.insert(date);
+                }),
+            };
+            if let Err(e) = done {
+                errors.push(format!("{}: {e}", copy.describe()));
+            }
         }
-        Ok(conn)
+        for date in dates {
+            if let Err(e) = plugin_db::recompute_performance(conn, date) {
+                errors.push(format!("performance of {date}: {e}"));
+            }
+        }
+        if let Err(e) = conn.execute_batch("COMMIT") {
+            let _ = conn.execute_batch("ROLLBACK");
+            errors.push(format!("commit: {e}"));
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
     }
 
-    fn apply(&mut self, op: &StoreOp, touched: &mut BTreeSet<(PluginId, NaiveDate)>) -> OpResult {
+    fn apply<'a>(&self, op: &'a StoreOp, copies: &mut Vec<PluginCopy<'a>>) -> OpResult {
         let sql = |e: rusqlite::Error| e.to_string();
         match op {
             StoreOp::Signal { seq, source, received_at, processed_at, signal, outcome } => {
@@ -338,13 +359,10 @@ impl Writer {
                         }
                         _ => e.to_string(),
                     })?;
-                let conn = self.plugin_conn(&p.plugin)?;
-                let date = plugin_db::record_close(conn, trade).map_err(|e| format!("plugin {}: {e}", p.plugin))?;
-                touched.insert((p.plugin.clone(), date));
+                copies.push(PluginCopy::Closed(trade));
             }
             StoreOp::PluginTradeOpened(position) => {
-                let conn = self.plugin_conn(&position.plugin)?;
-                plugin_db::record_open(conn, position).map_err(|e| format!("plugin {}: {e}", position.plugin))?;
+                copies.push(PluginCopy::Opened(position));
             }
             StoreOp::Event(event) => {
                 self.conn
@@ -439,15 +457,6 @@ pub(crate) const fn order_status(status: zepix_model::OrderStatus) -> &'static s
 fn signal_seq(op: &StoreOp) -> Option<u64> {
     match op {
         StoreOp::Signal { seq, .. } => Some(*seq),
-        _ => None,
-    }
-}
-
-/// The plugin database an op writes to, if any.
-fn plugin_of(op: &StoreOp) -> Option<&PluginId> {
-    match op {
-        StoreOp::Closed(trade) => Some(&trade.position.plugin),
-        StoreOp::PluginTradeOpened(position) => Some(&position.plugin),
         _ => None,
     }
 }

@@ -315,3 +315,22 @@ fn closing_a_position_twice_is_an_error_not_a_double_count() {
     let perf = store.plugin_db(&plugin("v3")).unwrap().query("SELECT total_trades FROM performance", &[]).unwrap();
     assert_eq!(perf[0]["total_trades"], 1);
 }
+
+#[test]
+fn a_broken_plugin_db_never_costs_the_engine_its_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    store.plugin_db(&plugin("v3")).unwrap().execute("DROP TABLE trades", &[]).unwrap();
+    store.submit(vec![
+        StoreOp::Position(Box::new(position(1, "v3", 0))),
+        StoreOp::Closed(Box::new(trade(position(1, "v3", 0), "4", at(10)))),
+        StoreOp::Closed(Box::new(trade(position(2, "fine", 0), "6", at(11)))),
+    ]);
+    let err = store.flush().unwrap_err();
+    assert!(err.to_string().contains("plugin v3"), "{err}");
+    let snap = store.snapshot(at(0)).unwrap();
+    assert!(snap.positions.is_empty());
+    assert_eq!(snap.realized, Money::from_decimal(dec("10")), "both trades are in the engine db");
+    let rows = store.plugin_db(&plugin("fine")).unwrap().query("SELECT status FROM trades", &[]).unwrap();
+    assert_eq!(rows[0]["status"], "CLOSED", "other plugins are unaffected");
+}
