@@ -54,15 +54,10 @@ fn limit(query: ListQuery) -> Result<usize, ApiError> {
     let Query(params) = query.map_err(|e| ApiError::bad_request("query", e.body_text()))?;
     match params.get("limit") {
         None => Ok(DEFAULT_LIMIT),
-        Some(text) => text
-            .trim()
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| {
-                ApiError::bad_request("limit", format!("limit `{text}` is not a number from 1 to {MAX_LIMIT}"))
-                    .with_expected(format!("a whole number from 1 to {MAX_LIMIT}"))
-            }),
+        Some(text) => text.trim().parse::<usize>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
+            ApiError::bad_request("limit", format!("limit `{text}` is not a number from 1 to {MAX_LIMIT}"))
+                .with_expected(format!("a whole number from 1 to {MAX_LIMIT}"))
+        }),
     }
 }
 
@@ -259,9 +254,9 @@ pub async fn close_position(State(state): State<AppState>, PathParam(id): PathPa
 /// # Errors
 /// 400 for another state, 503 when the engine does not answer.
 pub async fn set_trading(State(state): State<AppState>, PathParam(wanted): PathParam) -> ApiResult {
-    let wanted: TradingState = wanted.parse().map_err(|e: String| {
-        ApiError::bad_request("state", e).with_expected("active, paused or halted")
-    })?;
+    let wanted: TradingState = wanted
+        .parse()
+        .map_err(|e: String| ApiError::bad_request("state", e).with_expected("active, paused or halted"))?;
     state.handle.set_trading_state(wanted).await?;
     Ok(Json(json!({"trading_state": wanted})))
 }

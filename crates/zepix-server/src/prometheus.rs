@@ -6,7 +6,7 @@ use std::fmt::{Display, Write as _};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use zepix_engine::metrics::{Histogram, LATENCY_BUCKETS_US};
+use zepix_engine::metrics::{CallStatsView, Histogram, LATENCY_BUCKETS_US};
 use zepix_engine::{EngineMetrics, EngineStatus, PluginStatus, TradingState};
 
 use crate::state::AppState;
@@ -64,39 +64,68 @@ fn render_plugins(w: &mut Writer, plugins: &[PluginStatus]) {
     w.family("zepix_plugin_signals_total", "Signals each plugin handled, by result.", "counter");
     for p in plugins {
         let c = &p.counters;
-        let results =
-            [("delivered", c.signals), ("executed", c.executed), ("rejected", c.rejected), ("ignored", c.ignored)];
-        for (result, n) in results.into_iter().chain([("failed", c.failures)]) {
+        let results = [
+            ("delivered", c.signals),
+            ("executed", c.executed),
+            ("rejected", c.rejected),
+            ("ignored", c.ignored),
+            ("failed", c.failures),
+        ];
+        for (result, n) in results {
             w.sample("zepix_plugin_signals_total", &[("plugin", p.id.as_str()), ("result", result)], n);
         }
     }
-    type View = zepix_engine::metrics::CallStatsView;
-    let families: [(&str, &str, &str, fn(&View) -> String); 5] = [
-        ("zepix_plugin_service_calls_total", "Service calls by plugin and service.", "counter", |v| {
-            v.calls.to_string()
-        }),
-        ("zepix_plugin_service_errors_total", "Failed service calls by plugin and service.", "counter", |v| {
-            v.errors.to_string()
-        }),
-        ("zepix_plugin_service_denied_total", "Orders the risk gate refused, by plugin and service.", "counter", |v| {
-            v.denied.to_string()
-        }),
-        ("zepix_plugin_service_latency_avg_seconds", "Average service call latency.", "gauge", |v| {
-            (v.avg_latency_us / 1e6).to_string()
-        }),
-        ("zepix_plugin_service_latency_max_seconds", "Largest service call latency.", "gauge", |v| {
-            (v.max_latency_us / 1e6).to_string()
-        }),
-    ];
-    for (name, help, kind, value) in families {
-        w.family(name, help, kind);
+    for f in SERVICE_FAMILIES {
+        w.family(f.name, f.help, f.kind);
         for p in plugins {
             for (service, view) in &p.services {
-                w.sample(name, &[("plugin", p.id.as_str()), ("service", service.as_str())], value(view));
+                w.sample(f.name, &[("plugin", p.id.as_str()), ("service", service.as_str())], (f.value)(view));
             }
         }
     }
 }
+
+/// A per-plugin, per-service family and how to read its value from the call statistics.
+struct ServiceFamily {
+    name: &'static str,
+    help: &'static str,
+    kind: &'static str,
+    value: fn(&CallStatsView) -> f64,
+}
+
+#[allow(clippy::cast_precision_loss, reason = "counts stay far below 2^53 and Prometheus values are floats")]
+const SERVICE_FAMILIES: [ServiceFamily; 5] = [
+    ServiceFamily {
+        name: "zepix_plugin_service_calls_total",
+        help: "Service calls by plugin and service.",
+        kind: "counter",
+        value: |v| v.calls as f64,
+    },
+    ServiceFamily {
+        name: "zepix_plugin_service_errors_total",
+        help: "Failed service calls by plugin and service.",
+        kind: "counter",
+        value: |v| v.errors as f64,
+    },
+    ServiceFamily {
+        name: "zepix_plugin_service_denied_total",
+        help: "Orders the risk gate refused, by plugin and service.",
+        kind: "counter",
+        value: |v| v.denied as f64,
+    },
+    ServiceFamily {
+        name: "zepix_plugin_service_latency_avg_seconds",
+        help: "Average service call latency.",
+        kind: "gauge",
+        value: |v| v.avg_latency_us / 1e6,
+    },
+    ServiceFamily {
+        name: "zepix_plugin_service_latency_max_seconds",
+        help: "Largest service call latency.",
+        kind: "gauge",
+        value: |v| v.max_latency_us / 1e6,
+    },
+];
 
 fn render_status(w: &mut Writer, status: &EngineStatus) {
     w.family("zepix_trading_state", "Trading state (1 for the current state).", "gauge");
@@ -218,7 +247,9 @@ mod tests {
             } else if !line.starts_with('#') {
                 let name = line.split(['{', ' ']).next().unwrap();
                 assert!(
-                    declared.iter().any(|d| name == d || name.strip_prefix(d.as_str()).is_some_and(|s| s.starts_with('_'))),
+                    declared
+                        .iter()
+                        .any(|d| name == d || name.strip_prefix(d.as_str()).is_some_and(|s| s.starts_with('_'))),
                     "{name} has no TYPE line"
                 );
             }

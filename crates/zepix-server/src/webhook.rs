@@ -63,7 +63,10 @@ pub async fn intake(state: &AppState, path_secret: Option<&str>, request: Reques
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
     if !state.allowlist.allows(peer) {
         tracing::warn!(?peer, "webhook refused: peer is not in server.allow_ips");
-        return Err(refuse(Intake::Unauthorized, ApiError::new(StatusCode::FORBIDDEN, "this address may not send alerts")));
+        return Err(refuse(
+            Intake::Unauthorized,
+            ApiError::new(StatusCode::FORBIDDEN, "this address may not send alerts"),
+        ));
     }
     if !state.limiter.try_acquire() {
         let rate = state.config.rate_limit_per_sec;
