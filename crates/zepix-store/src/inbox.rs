@@ -3,8 +3,10 @@
 //! SQLite cannot acknowledge alerts fast enough here (a unique index costs 35–50 µs per row), so
 //! the acknowledgement path is a sequential append: records go to `data_dir/inbox/` as one JSON
 //! object per line, in segment files named by their first sequence number. One writer thread
-//! writes whatever is pending in one `write_all` and one `fdatasync`, and only then answers the
-//! callers and hands the records to the sink. Duplicates are answered from an in-memory set of ids.
+//! writes whatever is pending in one `write_all` and one `fdatasync`, and only then hands the
+//! records to the sink and answers the callers (in that order, so anything a caller does after its
+//! acknowledgement reaches the kernel after the signal). Duplicates are answered from an in-memory
+//! set of ids.
 //! Once the store has recorded a prefix of the log, closed segments wholly inside it are deleted.
 
 use std::collections::{HashSet, VecDeque};
@@ -448,21 +450,27 @@ impl LogWriter {
         }
     }
 
-    /// Writes and syncs one batch, then answers its callers and feeds the sink; on failure,
+    /// Writes and syncs one batch, then feeds the sink and answers its callers; on failure,
     /// forgets the batch's ids and answers with the error.
     fn write_batch(&mut self, buf: &mut Vec<u8>, batch: &mut Vec<Pending>) {
         let result = self.write_durably(buf, batch);
         buf.clear();
         match result {
             Ok(()) => {
+                // The sink gets the records before the callers get their answers, so whatever a
+                // caller does after the acknowledgement reaches the kernel after the signal.
                 let mut records = Vec::with_capacity(batch.len());
+                let mut replies = Vec::with_capacity(batch.len());
                 for p in batch.drain(..) {
-                    let _ = p.reply.send(Ok(Appended::Accepted(p.record.seq)));
+                    replies.push((p.reply, p.record.seq));
                     records.push(p.record);
                 }
                 let sink = &mut self.sink;
                 if catch_unwind(AssertUnwindSafe(|| sink(records))).is_err() {
                     tracing::error!("the inbox sink panicked; the records stay in the log for the next start");
+                }
+                for (reply, seq) in replies {
+                    let _ = reply.send(Ok(Appended::Accepted(seq)));
                 }
             }
             Err(e) => {

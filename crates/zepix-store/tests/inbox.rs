@@ -67,8 +67,9 @@ fn accepted_records_reach_the_sink_in_order_and_the_file_as_json_lines() {
     let replies: Vec<_> = ["a", "b", "c"].iter().map(|id| inbox.append(source.clone(), at(2), signal(id))).collect();
     let answers: Vec<Appended> = replies.into_iter().map(|r| r.blocking_recv().unwrap().unwrap()).collect();
     assert_eq!(answers, vec![Appended::Accepted(1), Appended::Accepted(2), Appended::Accepted(3)]);
-
-    let mut seen = Vec::new();
+    // The last answer came after its batch went to the sink, so every record is already there.
+    let mut seen: Vec<InboxRecord> = batches.try_iter().flatten().collect();
+    assert_eq!(seen.len(), 3, "the sink has the records before the callers have their answers");
     while seen.len() < 3 {
         seen.extend(batches.recv().unwrap());
     }
