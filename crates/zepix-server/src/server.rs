@@ -53,8 +53,9 @@ async fn require_token(State(state): State<AppState>, request: Request, next: Ne
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
+            .and_then(|v| v.trim().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim());
         if !given.is_some_and(|g| !g.is_empty() && secret_matches(g, expected)) {
             let mut response =
                 ApiError::new(StatusCode::UNAUTHORIZED, "missing or bad API token (Authorization: Bearer …)")

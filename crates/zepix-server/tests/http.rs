@@ -357,7 +357,10 @@ async fn api_token_is_required_when_set() {
     let (status, _) = h.post("/api/trading/halted").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "commands are guarded too");
 
-    let right = Request::get("/api/status").header(header::AUTHORIZATION, "Bearer tok").body(Body::empty()).unwrap();
+    let no_scheme = Request::get("/api/status").header(header::AUTHORIZATION, "tok").body(Body::empty()).unwrap();
+    assert_eq!(h.send(no_scheme).await.0, StatusCode::UNAUTHORIZED);
+
+    let right = Request::get("/api/status").header(header::AUTHORIZATION, "bearer tok").body(Body::empty()).unwrap();
     let (status, body) = h.send(right).await;
     assert_eq!((status, body["trading_state"].as_str()), (StatusCode::OK, Some("active")));
     // The webhook and health are not under /api.
