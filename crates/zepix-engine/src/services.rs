@@ -153,7 +153,11 @@ impl Services {
 
     /// Records an event (and logs it).
     pub fn event(&mut self, kind: EventKind, plugin: Option<&PluginId>, message: String, data: Value) {
-        tracing::info!(kind = kind.as_str(), plugin = plugin.map(PluginId::as_str), "{message}");
+        if kind == EventKind::PluginState {
+            tracing::debug!(plugin = plugin.map(PluginId::as_str), "{message}");
+        } else {
+            tracing::info!(kind = kind.as_str(), plugin = plugin.map(PluginId::as_str), "{message}");
+        }
         let at = self.now();
         self.ops.push(StoreOp::Event(Box::new(Event { at, kind, plugin: plugin.cloned(), message, data })));
     }

@@ -434,9 +434,15 @@ pub fn slot(manifest: Manifest, plugin: Box<dyn Plugin>) -> PluginSlot {
     }
 }
 
-/// A started kernel over a [`SimpleVenue`] with 10 000 and a [`MemStore`].
+/// A started kernel over a [`SimpleVenue`] with 10 000 and a [`MemStore`], counting into
+/// `metrics`.
 #[must_use]
-pub fn kernel(clock: Arc<dyn Clock>, slots: Vec<PluginSlot>, config: &KernelConfig) -> (Kernel, Arc<MemStore>) {
+pub fn kernel(
+    clock: Arc<dyn Clock>,
+    slots: Vec<PluginSlot>,
+    config: &KernelConfig,
+    metrics: Arc<EngineMetrics>,
+) -> (Kernel, Arc<MemStore>) {
     let store = Arc::new(MemStore::default());
     let mut registry = Registry::default();
     for s in slots {
@@ -451,8 +457,7 @@ pub fn kernel(clock: Arc<dyn Clock>, slots: Vec<PluginSlot>, config: &KernelConf
         0,
         Money::ZERO,
     );
-    let mut kernel = Kernel::new(config, registry, services, Arc::new(EngineMetrics::default()))
-        .unwrap_or_else(|e| panic!("test kernel: {e}"));
+    let mut kernel = Kernel::new(config, registry, services, metrics).unwrap_or_else(|e| panic!("test kernel: {e}"));
     kernel.start(&BTreeMap::new());
     (kernel, store)
 }
@@ -471,7 +476,8 @@ impl TestEngine {
     /// Starts an engine with these plugins.
     #[must_use]
     pub fn start(clock: Arc<dyn Clock>, slots: Vec<PluginSlot>) -> Self {
-        let (kernel, store) = kernel(clock.clone(), slots, &KernelConfig::default());
+        let metrics = Arc::new(EngineMetrics::default());
+        let (kernel, store) = kernel(clock.clone(), slots, &KernelConfig::default(), metrics.clone());
         let (tx, rx) = std::sync::mpsc::channel::<Command>();
         let sink_tx: Sender<Command> = tx.clone();
         let inbox = Arc::new(MemInbox::new(Box::new(move |records| {
@@ -481,7 +487,7 @@ impl TestEngine {
         })));
         let store_dyn: Arc<dyn Store> = store.clone();
         let thread = spawn_kernel(kernel, store_dyn.clone(), rx, Box::new(|| {}));
-        let handle = EngineHandle::new(tx, inbox, store_dyn, clock, Arc::new(EngineMetrics::default()));
+        let handle = EngineHandle::new(tx, inbox, store_dyn, clock, metrics);
         Self { handle, store, thread }
     }
 }

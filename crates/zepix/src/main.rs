@@ -1,3 +1,177 @@
-fn main() {
-    println!("Hello, world!");
+//! `zepix`: the command line and the wiring of every crate.
+
+use zepix::{bench, commands};
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// zepix: a trading engine whose logic lives in plugins.
+#[derive(Debug, Parser)]
+#[command(name = "zepix", version, about)]
+struct Cli {
+    /// Config file (default: ./zepix.toml when it exists, else embedded defaults).
+    #[arg(long, short, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Run the engine: webhook, REST API, plugins, paper venue.
+    Run {
+        /// Listen here instead of the config's `[server] bind`.
+        #[arg(long, value_name = "ADDR")]
+        bind: Option<SocketAddr>,
+        /// Keep data here instead of the config's `[engine] data_dir`.
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// Accept and store alerts but do not process them (maintenance); they are processed at
+        /// the next start without --hold.
+        #[arg(long)]
+        hold: bool,
+    },
+    /// Send alerts to a running engine.
+    Alert {
+        #[command(subcommand)]
+        command: AlertCmd,
+    },
+    /// Plugins: list, validate, create.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCmd,
+    },
+    /// Configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCmd,
+    },
+    /// Show a running engine: trading state, account, positions, plugins.
+    Status {
+        /// The engine's address (default: the config's bind address).
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AlertCmd {
+    /// Send an alert: a JSON file, inline JSON, or a ready example.
+    Send {
+        /// A file holding one alert (JSON).
+        file: Option<PathBuf>,
+        /// The alert as inline JSON.
+        #[arg(long, conflicts_with = "file")]
+        json: Option<String>,
+        /// A ready example (`--example list` shows them).
+        #[arg(long, conflicts_with_all = ["file", "json"])]
+        example: Option<String>,
+        /// The engine's address (default: the config's bind address).
+        #[arg(long)]
+        url: Option<String>,
+        /// Webhook secret (default: the engine's, from config, environment or data dir).
+        #[arg(long)]
+        secret: Option<String>,
+        /// Data directory holding the generated secret (default: the config's).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginCmd {
+    /// List every plugin the engine would load, and every problem.
+    List,
+    /// Validate a plugin folder: manifest, settings, files.
+    Validate {
+        /// The plugin folder.
+        path: PathBuf,
+    },
+    /// Create a plugin folder from the template.
+    New {
+        /// Plugin id (lowercase letters, digits, _).
+        name: String,
+        /// Where to create it (default: the config's plugin_dir).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCmd {
+    /// Check a config file and list every problem.
+    Check {
+        /// The file (default: --config or ./zepix.toml).
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCmd {
+    /// Drive a fresh engine over loopback with concurrent keep-alive connections.
+    Webhook {
+        /// Alerts to send.
+        #[arg(long, default_value_t = 100_000)]
+        signals: usize,
+        /// Concurrent connections.
+        #[arg(long, default_value_t = 16)]
+        connections: usize,
+    },
+    /// Signals through parse → inbox → route → plugin → risk → fill → store, in one process.
+    Pipeline {
+        /// Signals to push.
+        #[arg(long, default_value_t = 100_000)]
+        signals: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ZEPIX_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let config_file = cli.config.clone();
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Cmd::Run { bind, data_dir, hold } => commands::run(config_file, bind, data_dir, hold).await,
+            Cmd::Alert { command: AlertCmd::Send { file, json, example, url, secret, data_dir } } => {
+                commands::alert_send(config_file, file, json, example, url, secret, data_dir).await
+            }
+            Cmd::Plugin { command: PluginCmd::List } => commands::plugin_list(config_file),
+            Cmd::Plugin { command: PluginCmd::Validate { path } } => commands::plugin_validate(&path),
+            Cmd::Plugin { command: PluginCmd::New { name, dir } } => commands::plugin_new(config_file, &name, dir),
+            Cmd::Config { command: ConfigCmd::Check { file } } => commands::config_check(file.or(config_file)),
+            Cmd::Status { url } => commands::status(config_file, url).await,
+            Cmd::Bench { command: BenchCmd::Webhook { signals, connections } } => {
+                bench::webhook(signals, connections).await
+            }
+            Cmd::Bench { command: BenchCmd::Pipeline { signals } } => bench::pipeline(signals).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -34,7 +34,7 @@ impl Day {
 
     fn with_config(slots: Vec<crate::registry::PluginSlot>, config: &KernelConfig) -> Self {
         let clock = TestClock::new(start());
-        let (kernel, store) = kernel(Arc::new(clock.clone()), slots, config);
+        let (kernel, store) = kernel(Arc::new(clock.clone()), slots, config, Arc::default());
         Self { kernel, store, clock, seq: 0 }
     }
 

@@ -1,0 +1,373 @@
+//! `zepix.toml`: every key has a default; `${VAR}` and `${VAR:-default}` are substituted; unknown
+//! keys are errors naming their path; every problem is listed at once.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use zepix_engine::{EngineConfig, PluginConfig, PluginSystemConfig, RiskConfig};
+use zepix_model::{PluginId, Symbol, SymbolSpec, SymbolTable};
+use zepix_server::ServerConfig;
+use zepix_venue::PaperConfig;
+
+/// `[telegram]`: accepted and checked so configs can be written now; the bots come in a later
+/// release.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelegramConfig {
+    /// Bot API base URL.
+    pub api_url: Option<String>,
+    /// Controller bot.
+    pub controller: Option<BotConfig>,
+    /// Notifier bot.
+    pub notifier: Option<BotConfig>,
+    /// Analytics bot.
+    pub analytics: Option<BotConfig>,
+    /// Allowed users.
+    pub users: Vec<TelegramUser>,
+}
+
+/// One bot.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BotConfig {
+    /// Token.
+    pub token: String,
+    /// Chat.
+    pub chat_id: i64,
+}
+
+/// An allowed Telegram user.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelegramUser {
+    /// User id.
+    pub id: i64,
+    /// viewer, trader or admin.
+    pub role: String,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// `[server]`.
+    pub server: ServerConfig,
+    /// `[engine]`.
+    pub engine: EngineConfig,
+    /// `[plugin_system]`.
+    pub plugin_system: PluginSystemConfig,
+    /// `[venue]`.
+    pub venue: PaperConfig,
+    /// `[risk]`.
+    pub risk: RiskConfig,
+    /// `[symbols.<NAME>]`, added to or replacing the built-in symbol table.
+    pub symbols: BTreeMap<Symbol, SymbolSpec>,
+    /// `[plugins.<id>]`.
+    pub plugins: BTreeMap<PluginId, PluginConfig>,
+    /// `[telegram]`.
+    pub telegram: TelegramConfig,
+    /// The file it came from, if any.
+    pub file: Option<PathBuf>,
+}
+
+const SECTIONS: [&str; 8] = ["server", "engine", "plugin_system", "venue", "risk", "symbols", "plugins", "telegram"];
+
+impl Config {
+    /// Reads a config file; `None` gives the embedded defaults.
+    ///
+    /// # Errors
+    /// Every problem found, each naming its line or key.
+    pub fn load(file: Option<&Path>) -> Result<Self, Vec<String>> {
+        let Some(file) = file else {
+            return Ok(Self::default());
+        };
+        let text = std::fs::read_to_string(file).map_err(|e| vec![format!("{}: cannot read: {e}", file.display())])?;
+        let mut config = Self::parse(&text, |name| std::env::var(name).ok())
+            .map_err(|problems| problems.into_iter().map(|p| format!("{}: {p}", file.display())).collect::<Vec<_>>())?;
+        config.file = Some(file.to_owned());
+        Ok(config)
+    }
+
+    /// Parses config text, looking variables up with `env`.
+    ///
+    /// # Errors
+    /// Every problem found.
+    pub fn parse(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Self, Vec<String>> {
+        let mut problems = Vec::new();
+        let text = substitute(text, &env, &mut problems);
+        let table: toml::Table = match toml::from_str(&text) {
+            Ok(t) => t,
+            Err(e) => {
+                let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+                problems.push(match line {
+                    Some(l) => format!("line {l}: {}", e.message()),
+                    None => e.message().to_owned(),
+                });
+                return Err(problems);
+            }
+        };
+        let mut config = Self::default();
+        for (key, value) in table {
+            match key.as_str() {
+                "server" => set(&mut config.server, section(&key, value, &mut problems)),
+                "engine" => set(&mut config.engine, section(&key, value, &mut problems)),
+                "plugin_system" => set(&mut config.plugin_system, section(&key, value, &mut problems)),
+                "venue" => set(&mut config.venue, section(&key, value, &mut problems)),
+                "risk" => set(&mut config.risk, section(&key, value, &mut problems)),
+                "telegram" => set(&mut config.telegram, section(&key, value, &mut problems)),
+                "symbols" => keyed(&key, value, &mut problems, &mut config.symbols, |k| {
+                    Symbol::new(k).map_err(|e| e.to_string())
+                }),
+                "plugins" => keyed(&key, value, &mut problems, &mut config.plugins, |k| {
+                    PluginId::new(k).map_err(|e| e.to_string())
+                }),
+                other => problems.push(format!("unknown section [{other}]: expected one of {}", SECTIONS.join(", "))),
+            }
+        }
+        problems.extend(config.check());
+        if problems.is_empty() { Ok(config) } else { Err(problems) }
+    }
+
+    /// Checks that go beyond the shape of each section.
+    fn check(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if let Err(e) = self.venue.validate() {
+            problems.push(format!("[venue] {e}"));
+        }
+        if self.engine.mode != zepix_engine::Mode::Live {
+            problems.push("[engine] mode: only \"LIVE\" is available in this version (shadow mode comes later)".into());
+        }
+        if let Err(e) = zepix_engine::daily::DailySchedule::new(self.engine.daily_reset, &self.engine.timezone) {
+            problems.push(format!("[engine] timezone: {e}"));
+        }
+        for (id, plugin) in &self.plugins {
+            if plugin.mode != zepix_engine::PluginMode::Live {
+                problems.push(format!("[plugins.{id}] mode: only \"live\" is available in this version"));
+            }
+        }
+        for (symbol, spec) in &self.symbols {
+            if spec.pip_size <= rust_decimal::Decimal::ZERO || spec.contract_size <= rust_decimal::Decimal::ZERO {
+                problems.push(format!("[symbols.{symbol}] pip_size and contract_size must be positive"));
+            }
+            if spec.lot_min <= rust_decimal::Decimal::ZERO || spec.lot_min > spec.lot_max {
+                problems.push(format!("[symbols.{symbol}] lot_min must be positive and at most lot_max"));
+            }
+        }
+        if self.server.secret.as_deref().is_some_and(str::is_empty) {
+            problems.push(
+                "[server] secret: empty; remove the key to use ZEPIX_WEBHOOK_SECRET or a generated secret".into(),
+            );
+        }
+        if self.telegram.controller.is_some() || self.telegram.notifier.is_some() || self.telegram.analytics.is_some() {
+            tracing::warn!("[telegram] is configured, but the Telegram bots are not part of this version yet");
+        }
+        problems
+    }
+
+    /// The symbol table: built-ins plus `[symbols]`.
+    #[must_use]
+    pub fn symbol_table(&self) -> SymbolTable {
+        let mut table = SymbolTable::default();
+        for (symbol, spec) in &self.symbols {
+            table.insert(symbol.clone(), spec.clone());
+        }
+        table
+    }
+}
+
+/// Replaces `${VAR}` and `${VAR:-default}` outside comments.
+fn substitute(text: &str, env: &impl Fn(&str) -> Option<String>, problems: &mut Vec<String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (n, line) in text.split_inclusive('\n').enumerate() {
+        if line.trim_start().starts_with('#') {
+            out.push_str(line);
+            continue;
+        }
+        let mut rest = line;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let Some(end) = after.find('}') else {
+                problems.push(format!("line {}: `${{` without a closing `}}`", n + 1));
+                out.push_str(&rest[start..]);
+                rest = "";
+                break;
+            };
+            let inner = &after[..end];
+            let (name, default) = match inner.split_once(":-") {
+                Some((name, default)) => (name, Some(default)),
+                None => (inner, None),
+            };
+            match (env(name), default) {
+                (Some(value), _) => out.push_str(&value),
+                (None, Some(default)) => out.push_str(default),
+                (None, None) => problems.push(format!(
+                    "line {}: ${{{name}}} is not set (write ${{{name}:-default}} to give a default)",
+                    n + 1
+                )),
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+    }
+    out
+}
+
+fn set<T>(slot: &mut T, value: Option<T>) {
+    if let Some(v) = value {
+        *slot = v;
+    }
+}
+
+/// Deserializes one section, collecting every unknown key (not just the first) and any other
+/// error; `None` when the section cannot be read.
+fn section<T: DeserializeOwned>(path: &str, mut value: toml::Value, problems: &mut Vec<String>) -> Option<T> {
+    let mut clean = true;
+    loop {
+        match value.clone().try_into::<T>() {
+            Ok(parsed) => return clean.then_some(parsed),
+            Err(e) => {
+                let message = e.message().trim().to_owned();
+                let unknown = message
+                    .strip_prefix("unknown field `")
+                    .and_then(|m| m.split_once('`'))
+                    .map(|(name, rest)| (name.to_owned(), rest.trim_start_matches(',').trim().to_owned()));
+                let removed = match (&unknown, value.as_table_mut()) {
+                    (Some((name, _)), Some(table)) => table.remove(name).is_some(),
+                    _ => false,
+                };
+                match unknown {
+                    Some((name, expected)) if removed => {
+                        problems.push(format!("[{path}] unknown key `{name}`: {expected}"));
+                        clean = false;
+                    }
+                    _ => {
+                        problems.push(format!("[{path}] {message}"));
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Deserializes a table of named sub-tables (`[plugins.<id>]`, `[symbols.<NAME>]`).
+fn keyed<K: Ord, T: DeserializeOwned>(
+    path: &str,
+    value: toml::Value,
+    problems: &mut Vec<String>,
+    into: &mut BTreeMap<K, T>,
+    key: impl Fn(&str) -> Result<K, String>,
+) {
+    let toml::Value::Table(table) = value else {
+        problems.push(format!("[{path}] must be a table of tables"));
+        return;
+    };
+    for (name, sub) in table {
+        let sub_path = format!("{path}.{name}");
+        match key(&name) {
+            Ok(k) => {
+                if let Some(parsed) = section(&sub_path, sub, problems) {
+                    into.insert(k, parsed);
+                }
+            }
+            Err(e) => problems.push(format!("[{sub_path}] {e}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        (name == "ZEPIX_WEBHOOK_SECRET").then(|| "s3cret".to_owned())
+    }
+
+    #[test]
+    fn the_design_example_parses() {
+        let text = r#"
+[server]
+bind = "127.0.0.1:9090"
+secret = "${ZEPIX_WEBHOOK_SECRET}"   # with no config, the secret comes from ZEPIX_WEBHOOK_SECRET
+[engine]
+data_dir = "${ZEPIX_DATA:-var/zepix}"
+mode = "LIVE"
+[plugin_system]
+enabled = true
+plugin_dir = "plugins"
+auto_discover = true
+[venue]
+kind = "paper"
+balance = 10000
+[plugins.v3_combined]
+enabled = true
+mode = "live"
+[plugins.v3_combined.settings]
+require_trend_alignment = false
+[symbols.NAS100]
+pip_size = 1
+contract_size = 1
+lot_min = 0.1
+lot_max = 50
+lot_step = 0.1
+[telegram]
+api_url = "https://api.telegram.org"
+[telegram.controller]
+token = "${ZEPIX_TG_CONTROLLER_TOKEN:-}"
+chat_id = 0
+[[telegram.users]]
+id = 123456789
+role = "admin"
+"#;
+        let config = Config::parse(text, env).unwrap();
+        assert_eq!(config.server.bind.to_string(), "127.0.0.1:9090");
+        assert_eq!(config.server.secret.as_deref(), Some("s3cret"));
+        assert_eq!(config.engine.data_dir, PathBuf::from("var/zepix"));
+        let v3 = &config.plugins[&PluginId::new("v3_combined").unwrap()];
+        assert_eq!(v3.settings["require_trend_alignment"], serde_json::json!(false));
+        assert!(config.symbol_table().get(&Symbol::new("NAS100").unwrap()).is_some());
+    }
+
+    #[test]
+    fn every_problem_is_listed_with_its_path() {
+        let text = r#"
+[server]
+bnd = "x"
+colour = "red"
+[engine]
+mode = "SHADOW"
+timezone = "Mars/Base"
+[risk]
+max_open_positions = "many"
+[plugins.Bad-Id]
+[plugins.v3_combined]
+enabled = "yes"
+[database]
+url = "${DATABASE_URL}"
+"#;
+        let problems = Config::parse(text, env).unwrap_err();
+        let joined = problems.join("\n");
+        for needle in [
+            "line 14: ${DATABASE_URL} is not set",
+            "[server] unknown key `bnd`",
+            "[server] unknown key `colour`",
+            "[risk] invalid type: string \"many\"",
+            "[plugins.Bad-Id] invalid plugin id",
+            "[plugins.v3_combined] invalid type: string \"yes\"",
+            "unknown section [database]",
+            "[engine] mode: only \"LIVE\"",
+            "[engine] timezone: `Mars/Base`",
+        ] {
+            assert!(joined.contains(needle), "missing `{needle}` in:\n{joined}");
+        }
+    }
+
+    #[test]
+    fn no_file_means_defaults() {
+        let config = Config::load(None).unwrap();
+        assert_eq!(config.server.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.engine.data_dir, PathBuf::from("data"));
+    }
+}
