@@ -371,3 +371,85 @@ impl Registry {
         self.slots.push(slot);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::{ScriptedPlugin, manifest};
+
+    fn write(dir: &Path, name: &str, manifest: &str, config: Option<&str>) {
+        let d = dir.join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("plugin.toml"), manifest).unwrap();
+        if let Some(c) = config {
+            std::fs::write(d.join("config.toml"), c).unwrap();
+        }
+    }
+
+    fn python(id: &str, strategy: &str) -> String {
+        format!(
+            "id = \"{id}\"\nname = \"{id}\"\nversion = \"1.0.0\"\nruntime = \"python\"\nstrategy = \"{strategy}\"\n\
+             [settings_schema.level]\ntype = \"integer\"\ndefault = 3\nminimum = 1\n"
+        )
+    }
+
+    fn exec_builtin() -> BuiltinPlugin {
+        BuiltinPlugin {
+            manifest: || manifest("exec", "EXEC", &[]),
+            build: |_| Ok(Box::new(ScriptedPlugin::executor())),
+        }
+    }
+
+    #[test]
+    fn discovery_validates_skips_and_reports_without_stopping_others() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        write(dir, "_template", "id = \"{{id}}\"", None);
+        write(dir, "good", &python("good", "GOOD"), Some("level = 5\n"));
+        write(dir, "bad_settings", &python("bad_settings", "BAD"), Some("level = 0\ncolour = 1\n"));
+        write(dir, "broken", "id = \"broken\"\nname = \"b\"\nversion = \"x\"\nruntime = \"python\"\n", None);
+        write(dir, "twin", &python("exec", "TWIN"), None);
+        std::fs::create_dir_all(dir.join("empty")).unwrap();
+
+        let (found, mut problems) = discover(dir);
+        let names: Vec<String> = found.iter().map(|f| f.manifest.id.to_string()).collect();
+        assert_eq!(
+            names,
+            ["bad_settings", "good", "exec"],
+            "by folder name; `_template` skipped, broken ones reported"
+        );
+        let (registry, more) = Registry::build(&[exec_builtin()], found, &BTreeMap::new());
+        problems.extend(more);
+        let all: Vec<String> = problems.iter().flat_map(|p| p.messages.clone()).collect();
+        let text = all.join("\n");
+        assert!(text.contains("broken/plugin.toml: `version`: `x` is not a version"), "{text}");
+        assert!(text.contains("empty/plugin.toml: cannot read"), "{text}");
+        assert!(text.contains("duplicate plugin id `exec`, already used by a built-in plugin"), "{text}");
+        assert!(text.contains("[plugins.bad_settings.settings] setting `colour`: unknown setting"), "{text}");
+        assert!(text.contains("setting `level`: 0 is below the minimum 1"), "{text}");
+
+        let ids: Vec<&str> = registry.slots().iter().map(|s| s.meta.id().as_str()).collect();
+        assert_eq!(ids, ["exec", "good"]);
+        let good = registry.get(&PluginId::new("good").unwrap()).unwrap();
+        assert_eq!(good.state, PluginState::Discovered, "python plugins are discovered and validated, not run yet");
+        assert_eq!(good.meta.settings.as_map()["level"], serde_json::json!(5), "config.toml overrides the default");
+        assert!(good.last_error.as_ref().unwrap().message.contains("runtime `python`"));
+        assert_eq!(registry.get(&PluginId::new("exec").unwrap()).unwrap().state, PluginState::Loaded);
+    }
+
+    #[test]
+    fn config_settings_override_files_and_unknown_ids_are_reported() {
+        let tmp = tempfile::tempdir().unwrap();
+        write(tmp.path(), "good", &python("good", "GOOD"), Some("level = 5\n"));
+        let (found, _) = discover(tmp.path());
+        let mut configs = BTreeMap::new();
+        let mut good = PluginConfig::default();
+        good.settings.insert("level".into(), serde_json::json!(9));
+        configs.insert(PluginId::new("good").unwrap(), good);
+        configs.insert(PluginId::new("ghost").unwrap(), PluginConfig::default());
+        let (registry, problems) = Registry::build(&[], found, &configs);
+        let slot = registry.get(&PluginId::new("good").unwrap()).unwrap();
+        assert_eq!(slot.meta.settings.as_map()["level"], serde_json::json!(9));
+        assert_eq!(problems[0].messages[0], "[plugins.ghost]: no plugin with this id was found");
+    }
+}

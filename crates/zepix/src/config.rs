@@ -154,10 +154,8 @@ impl Config {
                 problems.push(format!("[symbols.{symbol}] lot_min must be positive and at most lot_max"));
             }
         }
-        if self.server.secret.as_deref().is_some_and(str::is_empty) {
-            problems.push(
-                "[server] secret: empty; remove the key to use ZEPIX_WEBHOOK_SECRET or a generated secret".into(),
-            );
+        if let Err(e) = self.server.validate() {
+            problems.push(format!("[server] {}: {}", e.key, e.message));
         }
         if self.telegram.controller.is_some() || self.telegram.notifier.is_some() || self.telegram.analytics.is_some() {
             tracing::warn!("[telegram] is configured, but the Telegram bots are not part of this version yet");
