@@ -300,7 +300,8 @@ pub trait Store: Send + Sync {
     /// # Errors
     /// The writer failed or stopped.
     fn flush(&self) -> Result<(), StoreError>;
-    /// Highest inbox sequence number whose `Signal` op is committed.
+    /// Highest inbox sequence number whose `Signal` op is committed and synced to disk: the inbox
+    /// may forget signals up to it.
     fn committed_seq(&self) -> u64;
     /// Loads what a restarting engine needs; `day_start` bounds `realized_today`.
     ///

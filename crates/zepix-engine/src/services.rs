@@ -2,7 +2,7 @@
 //! notify and db. They own the venue, the risk gate and the trend manager, and record every
 //! change as store ops. Calls are scoped to the calling plugin.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -47,6 +47,8 @@ pub struct Services {
     trends: TrendManager,
     store: Arc<dyn Store>,
     ops: Vec<StoreOp>,
+    /// Last prices not yet written: only the latest per symbol reaches the store.
+    prices: BTreeMap<Symbol, (Price, DateTime<Utc>)>,
     next_order_id: u64,
     realized_today: Money,
     plugin_dbs: HashMap<PluginId, Box<dyn PluginDb>>,
@@ -89,6 +91,7 @@ impl Services {
             trends: TrendManager::default(),
             store,
             ops: Vec::new(),
+            prices: BTreeMap::new(),
             next_order_id: max_order_id + 1,
             realized_today,
             plugin_dbs: HashMap::new(),
@@ -137,13 +140,15 @@ impl Services {
 
     /// Store ops recorded since the last call.
     pub fn take_ops(&mut self) -> Vec<StoreOp> {
+        let prices = std::mem::take(&mut self.prices);
+        self.ops.extend(prices.into_iter().map(|(symbol, (price, at))| StoreOp::Price { symbol, price, at }));
         std::mem::take(&mut self.ops)
     }
 
     /// How many store ops wait to be taken.
     #[must_use]
     pub fn pending_ops(&self) -> usize {
-        self.ops.len()
+        self.ops.len() + self.prices.len()
     }
 
     /// Records a store op.
@@ -173,7 +178,7 @@ impl Services {
     pub fn mark(&mut self, symbol: &Symbol, price: Price) -> Vec<Trade> {
         let at = self.now();
         let trades = self.venue.mark(symbol, price, at);
-        self.ops.push(StoreOp::Price { symbol: symbol.clone(), price, at });
+        self.prices.insert(symbol.clone(), (price, at));
         for trade in &trades {
             self.record_close(trade);
         }

@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono::NaiveDate;
 use rusqlite::types::{Value as SqlValue, ValueRef};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use rust_decimal::Decimal;
 use serde_json::{Map, Number, Value};
 use zepix_engine::{PluginDb, StoreError};
@@ -101,71 +101,93 @@ pub(crate) struct DayPerformance {
     pub profit: Decimal,
     /// Largest fall of the cumulative profit from its running peak (which starts at zero).
     pub max_drawdown: Decimal,
+    /// The running peak of the cumulative profit, so later trades extend the day without
+    /// re-reading it.
+    pub peak: Decimal,
 }
 
 impl DayPerformance {
     /// Folds profits in closing order.
+    #[cfg(test)]
     pub(crate) fn from_profits(profits: impl IntoIterator<Item = Decimal>) -> Self {
         let mut day = Self::default();
-        let mut peak = Decimal::ZERO;
         for profit in profits {
-            day.total += 1;
-            if profit > Decimal::ZERO {
-                day.wins += 1;
-            } else if profit < Decimal::ZERO {
-                day.losses += 1;
-            }
-            day.profit += profit;
-            peak = peak.max(day.profit);
-            day.max_drawdown = day.max_drawdown.max(peak - day.profit);
+            day.add(profit);
         }
         day
     }
+
+    /// Adds the next closed trade's profit.
+    pub(crate) fn add(&mut self, profit: Decimal) {
+        self.total += 1;
+        if profit > Decimal::ZERO {
+            self.wins += 1;
+        } else if profit < Decimal::ZERO {
+            self.losses += 1;
+        }
+        self.profit += profit;
+        self.peak = self.peak.max(self.profit);
+        self.max_drawdown = self.max_drawdown.max(self.peak - self.profit);
+    }
 }
 
-/// Recomputes one date's `performance` row from that date's closed trades.
-pub(crate) fn recompute_performance(conn: &Connection, date: NaiveDate) -> rusqlite::Result<()> {
-    let start = day_start(date);
-    let end = date.checked_add_days(Days::new(1)).map_or_else(|| "9999".to_owned(), |d| time_text(day_start(d)));
-    let profits = {
-        let mut stmt = conn.prepare_cached(
-            "SELECT profit_dollars FROM trades
-             WHERE status = 'CLOSED' AND exit_time >= ?1 AND exit_time < ?2
-             ORDER BY exit_time, id",
-        )?;
-        let rows = stmt.query_map(params![time_text(start), end], |row| row.get::<_, Option<String>>(0))?;
-        let mut profits = Vec::new();
-        for text in rows {
-            let text = text?.unwrap_or_default();
-            let profit = text.parse::<Decimal>().map_err(|e| {
-                rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, format!("{text}: {e}").into())
-            })?;
-            profits.push(profit);
-        }
-        profits
+/// Extends one date's `performance` row with the profits of trades closed since, in closing
+/// order: one point read and one write, however many trades the day already has.
+pub(crate) fn add_to_performance(conn: &Connection, date: NaiveDate, profits: &[Decimal]) -> rusqlite::Result<()> {
+    let key = date.format("%Y-%m-%d").to_string();
+    let decimal = |text: String| {
+        text.parse::<Decimal>().map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, format!("{text}: {e}").into())
+        })
     };
-    let day = DayPerformance::from_profits(profits);
+    let stored = conn
+        .prepare_cached(
+            "SELECT total_trades, win_count, loss_count, total_profit, max_drawdown, peak_profit
+             FROM performance WHERE date = ?1",
+        )?
+        .query_row(params![key], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, i64>(1)?,
+                row.get::<_, i64>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, String>(4)?,
+                row.get::<_, String>(5)?,
+            ))
+        })
+        .optional()?;
+    let mut day = match stored {
+        Some((total, wins, losses, profit, drawdown, peak)) => DayPerformance {
+            total: u64::try_from(total).unwrap_or_default(),
+            wins: u64::try_from(wins).unwrap_or_default(),
+            losses: u64::try_from(losses).unwrap_or_default(),
+            profit: decimal(profit)?,
+            max_drawdown: decimal(drawdown)?,
+            peak: decimal(peak)?,
+        },
+        None => DayPerformance::default(),
+    };
+    for profit in profits {
+        day.add(*profit);
+    }
     conn.prepare_cached(
-        "INSERT INTO performance (date, total_trades, win_count, loss_count, total_profit, max_drawdown)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+        "INSERT INTO performance (date, total_trades, win_count, loss_count, total_profit, max_drawdown, peak_profit)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT(date) DO UPDATE SET
              total_trades = excluded.total_trades, win_count = excluded.win_count,
              loss_count = excluded.loss_count, total_profit = excluded.total_profit,
-             max_drawdown = excluded.max_drawdown",
+             max_drawdown = excluded.max_drawdown, peak_profit = excluded.peak_profit",
     )?
     .execute(params![
-        date.format("%Y-%m-%d").to_string(),
+        key,
         to_i64("trade count", day.total)?,
         to_i64("win count", day.wins)?,
         to_i64("loss count", day.losses)?,
         day.profit.normalize().to_string(),
         day.max_drawdown.normalize().to_string(),
+        day.peak.normalize().to_string(),
     ])?;
     Ok(())
-}
-
-fn day_start(date: NaiveDate) -> DateTime<Utc> {
-    date.and_time(chrono::NaiveTime::MIN).and_utc()
 }
 
 /// A plugin's handle on its own database: its own connection, WAL, `synchronous=NORMAL`.

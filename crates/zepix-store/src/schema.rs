@@ -135,7 +135,8 @@ CREATE TABLE performance (
     win_count      INTEGER NOT NULL,
     loss_count     INTEGER NOT NULL,
     total_profit   TEXT NOT NULL,
-    max_drawdown   TEXT NOT NULL
+    max_drawdown   TEXT NOT NULL,
+    peak_profit    TEXT NOT NULL DEFAULT '0'
 );
 "];
 
@@ -165,6 +166,8 @@ pub(crate) fn open(path: &Path, sync: Sync, migrations: &[&str]) -> rusqlite::Re
         },
     )?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // 64 MiB of page cache: the writer's batches touch index pages all over the file.
+    conn.pragma_update(None, "cache_size", -65_536)?;
     conn.set_prepared_statement_cache_capacity(64);
     migrate(&conn, migrations)?;
     Ok(conn)

@@ -41,7 +41,9 @@ impl SqliteStore {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| StoreError::Db(format!("cannot create {}: {e}", data_dir.display())))?;
         let path = data_dir.join("zepix.db");
-        let write_conn = schema::open(&path, schema::Sync::Full, ENGINE_MIGRATIONS).map_err(db_err)?;
+        // Commits survive a crash of the process; the writer syncs them with periodic checkpoints
+        // and only then lets the inbox forget the signals they record.
+        let write_conn = schema::open(&path, schema::Sync::Normal, ENGINE_MIGRATIONS).map_err(db_err)?;
         let reader = schema::open(&path, schema::Sync::Full, ENGINE_MIGRATIONS).map_err(db_err)?;
         let max_seq: Option<i64> =
             reader.query_row("SELECT MAX(seq) FROM signals", [], |r| r.get(0)).map_err(db_err)?;

@@ -6,14 +6,16 @@
 //! reported by the next `flush`, and every other op of the batch is kept, in order. The plugins'
 //! copies of trades are written after the engine db commits, in the same cycle.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError};
+use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
 use rusqlite::{Connection, params};
+use rust_decimal::Decimal;
 use zepix_engine::{StoreError, StoreOp};
 use zepix_model::{PluginId, Position, Trade};
 
@@ -22,6 +24,11 @@ use crate::plugin_db;
 
 /// Ops one transaction takes at most; more wait for the next.
 pub(crate) const MAX_BATCH_OPS: usize = 4096;
+
+/// How often committed work is made durable (a WAL checkpoint, which syncs the log). Commits in
+/// between survive a crash of the process; the inbox keeps every signal until it is durable here,
+/// so a power loss replays the rest.
+const SYNC_EVERY: Duration = Duration::from_millis(200);
 
 /// What the writer is sent.
 pub(crate) enum Msg {
@@ -36,7 +43,11 @@ pub(crate) struct Writer {
     conn: Connection,
     data_dir: PathBuf,
     plugins: HashMap<PluginId, Connection>,
+    /// Highest signal sequence number committed and synced to disk (shared with the store).
     committed_seq: Arc<AtomicU64>,
+    /// Highest signal sequence number committed, synced or not.
+    unsynced_seq: u64,
+    last_sync: Instant,
     /// The first error since the last flush answered.
     error: Option<String>,
 }
@@ -68,14 +79,31 @@ impl PluginCopy<'_> {
 
 impl Writer {
     pub(crate) fn new(conn: Connection, data_dir: PathBuf, committed_seq: Arc<AtomicU64>) -> Self {
-        Self { conn, data_dir, plugins: HashMap::new(), committed_seq, error: None }
+        let synced = committed_seq.load(Ordering::Acquire);
+        Self {
+            conn,
+            data_dir,
+            plugins: HashMap::new(),
+            committed_seq,
+            unsynced_seq: synced,
+            last_sync: Instant::now(),
+            error: None,
+        }
     }
 
     /// Runs until every sender is gone and the queue is drained.
     pub(crate) fn run(mut self, rx: &Receiver<Msg>) {
         let mut ops = Vec::new();
         let mut flushes = Vec::new();
-        while let Ok(first) = rx.recv() {
+        loop {
+            let first = match rx.recv_timeout(SYNC_EVERY) {
+                Ok(msg) => msg,
+                Err(RecvTimeoutError::Timeout) => {
+                    self.sync();
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
             self.take(first, &mut ops, &mut flushes);
             while ops.len() < MAX_BATCH_OPS {
                 match rx.try_recv() {
@@ -86,6 +114,9 @@ impl Writer {
             if !ops.is_empty() {
                 self.commit(&ops);
                 ops.clear();
+            }
+            if !flushes.is_empty() || self.last_sync.elapsed() >= SYNC_EVERY {
+                self.sync();
             }
             if !flushes.is_empty() {
                 for reply in flushes.drain(..) {
@@ -168,9 +199,29 @@ impl Writer {
         }
     }
 
-    fn advance_to(&self, seq: Option<u64>) {
+    fn advance_to(&mut self, seq: Option<u64>) {
         if let Some(seq) = seq {
-            self.committed_seq.fetch_max(seq, Ordering::Release);
+            self.unsynced_seq = self.unsynced_seq.max(seq);
+        }
+    }
+
+    /// Makes every commit so far durable with a passive WAL checkpoint (it syncs the log first),
+    /// then publishes the highest signal sequence number it covers.
+    fn sync(&mut self) {
+        self.last_sync = Instant::now();
+        if self.unsynced_seq <= self.committed_seq.load(Ordering::Acquire) {
+            return;
+        }
+        let done = self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+        });
+        match done {
+            // Every frame of the log was copied: the log was synced before, the database after.
+            Ok((0, log, copied)) if log == copied => {
+                self.committed_seq.fetch_max(self.unsynced_seq, Ordering::Release);
+            }
+            Ok(_) => tracing::debug!("checkpoint incomplete (a reader is busy); retrying later"),
+            Err(e) => self.fail(format!("checkpoint: {e}")),
         }
     }
 
@@ -214,22 +265,22 @@ impl Writer {
         }
         let conn = self.plugins.get(plugin).ok_or("not open")?;
         conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| e.to_string())?;
-        let mut dates = BTreeSet::new();
+        let mut days: BTreeMap<NaiveDate, Vec<Decimal>> = BTreeMap::new();
         let mut errors = Vec::new();
         for copy in copies.iter().filter(|c| c.plugin() == plugin) {
             // A failed statement is undone on its own; the rest of the transaction stands.
             let done = match copy {
                 PluginCopy::Opened(position) => plugin_db::record_open(conn, position),
                 PluginCopy::Closed(trade) => plugin_db::record_close(conn, trade).map(|date| {
-                    dates.insert(date);
+                    days.entry(date).or_default().push(trade.pnl.value());
                 }),
             };
             if let Err(e) = done {
                 errors.push(format!("{}: {e}", copy.describe()));
             }
         }
-        for date in dates {
-            if let Err(e) = plugin_db::recompute_performance(conn, date) {
+        for (date, profits) in &days {
+            if let Err(e) = plugin_db::add_to_performance(conn, *date, profits) {
                 errors.push(format!("performance of {date}: {e}"));
             }
         }

@@ -244,9 +244,23 @@ fn plugin_db_gets_open_then_closed_rows_and_the_days_performance() {
     assert_eq!(
         Value::Array(perf.into_iter().map(Value::Object).collect()),
         json!([
-            {"date": "2023-11-14", "total_trades": 4, "win_count": 2, "loss_count": 2, "total_profit": "-3", "max_drawdown": "13"},
-            {"date": "2023-11-15", "total_trades": 1, "win_count": 1, "loss_count": 0, "total_profit": "100", "max_drawdown": "0"},
+            {"date": "2023-11-14", "total_trades": 4, "win_count": 2, "loss_count": 2, "total_profit": "-3", "max_drawdown": "13", "peak_profit": "10"},
+            {"date": "2023-11-15", "total_trades": 1, "win_count": 1, "loss_count": 0, "total_profit": "100", "max_drawdown": "0", "peak_profit": "100"},
         ])
+    );
+
+    // A later batch extends the day from its stored row: -3 + 20 = 17, a new peak.
+    store.submit(vec![StoreOp::Closed(Box::new(trade(position(6, "v3", 0), "20", day + Duration::seconds(300))))]);
+    store.flush().unwrap();
+    let perf = db
+        .query(
+            "SELECT total_trades, total_profit, max_drawdown, peak_profit FROM performance WHERE date = '2023-11-14'",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(
+        Value::Object(perf[0].clone()),
+        json!({"total_trades": 5, "total_profit": "17", "max_drawdown": "13", "peak_profit": "17"})
     );
     assert!(store.plugin_db(&plugin("other")).unwrap().query("SELECT * FROM trades", &[]).unwrap().is_empty());
 }

@@ -100,7 +100,7 @@ pub async fn pipeline(signals: usize) -> Result<ExitCode> {
     let engine = app::start(&config, Arc::new(LiveClock), listener, Options::default()).await?;
     let handle = engine.handle.clone();
     let bodies = Arc::new(bodies);
-    let writers = 64;
+    let writers = 512;
     let started = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..writers {

@@ -134,14 +134,16 @@ enum BenchCmd {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Benchmarks log only warnings: a log line per trade would be what they measure.
+    let default_level = if matches!(cli.command, Cmd::Bench { .. }) { "warn" } else { "info" };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ZEPIX_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
