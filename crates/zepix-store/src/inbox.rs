@@ -8,10 +8,18 @@
 //! acknowledgement reaches the kernel after the signal). Duplicates are answered from an in-memory
 //! set of ids.
 //! Once the store has recorded a prefix of the log, closed segments wholly inside it are deleted.
+//!
+//! Segments are preallocated: a new segment is written full of zeros (real blocks, synced once),
+//! and records overwrite those zeros in place, so a commit's `fdatasync` flushes data blocks only
+//! and never the inode (the file size does not change). A segment's data therefore ends at the
+//! first NUL byte where a line would start. The next segment is prepared in the background once
+//! the active one is half full, under a temporary name that is not a segment, and renamed into
+//! place at rotation. Segments written before preallocation (no zero padding) read the same way.
 
 use std::collections::{HashSet, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -87,6 +95,12 @@ struct Pending {
     reply: Reply,
 }
 
+/// The file the next segment is prepared in, ahead of rotation; not a segment (no `.log`).
+const SPARE_NAME: &str = "next-segment.tmp";
+
+/// Zeros are written in chunks of this size.
+const ZERO_CHUNK: u64 = 1024 * 1024;
+
 /// A line of the log as read back.
 #[derive(Deserialize)]
 struct Line {
@@ -130,6 +144,13 @@ impl LogInbox {
             std::fs::create_dir_all(&dir)?;
             sync_dir(data_dir)?;
         }
+        let segment_bytes = options.segment_bytes.max(1);
+        // A spare left by a crash may be incomplete; it is prepared again when needed.
+        match std::fs::remove_file(dir.join(SPARE_NAME)) {
+            Ok(()) => sync_dir(&dir)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
         let segments = list_segments(&dir)?;
         let mut ids = processed.clone();
         let mut unprocessed = Vec::new();
@@ -149,8 +170,16 @@ impl LogInbox {
                 }
             }
             if is_last {
-                let file = OpenOptions::new().append(true).open(path)?;
-                active = Some(Segment { file, path: path.clone(), first: *first, len: scan.len, last });
+                let file = OpenOptions::new().read(true).write(true).open(path)?;
+                let mut size = scan.size;
+                if size < segment_bytes {
+                    // A segment from before preallocation, or from smaller options: pad it now so
+                    // its appends do not grow the file.
+                    write_zeros(&file, size, segment_bytes)?;
+                    file.sync_all()?;
+                    size = segment_bytes;
+                }
+                active = Some(Segment { file, path: path.clone(), first: *first, len: scan.len, size, last });
             } else {
                 closed.push_back(ClosedSegment { path: path.clone(), last });
             }
@@ -158,7 +187,7 @@ impl LogInbox {
         let next_seq = max_seq.max(committed_seq) + 1;
         let active = match active {
             Some(segment) => segment,
-            None => Segment::create(&dir, next_seq)?,
+            None => Segment::create(&dir, next_seq, segment_bytes)?,
         };
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
@@ -176,9 +205,10 @@ impl LogInbox {
         let writer = LogWriter {
             shared: Arc::clone(&shared),
             dir,
-            segment_bytes: options.segment_bytes.max(1),
+            segment_bytes,
             active,
             closed,
+            spare: None,
             sink,
             broken: None,
         };
@@ -284,18 +314,55 @@ struct Segment {
     file: File,
     path: PathBuf,
     first: u64,
+    /// Where the data ends: the next record is written here, over zeros.
     len: u64,
+    /// The file's size; from `len` up to it, the file holds zeros.
+    size: u64,
     last: Option<u64>,
 }
 
 impl Segment {
-    fn create(dir: &Path, first: u64) -> io::Result<Self> {
+    /// Creates the segment named `first`, preallocated to `size` zero bytes.
+    fn create(dir: &Path, first: u64, size: u64) -> io::Result<Self> {
         let path = segment_path(dir, first);
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
-        let len = file.metadata()?.len();
+        let file = preallocate(&path, size)?;
         sync_dir(dir)?;
-        Ok(Self { file, path, first, len, last: None })
+        Ok(Self { file, path, first, len: 0, size, last: None })
     }
+
+    /// Takes back whatever part of a failed write of `[start, end)` reached the file: the file is
+    /// cut back to its preallocated size and the range zeroed, so the data still ends at `start`.
+    fn take_back(&self, start: u64, end: u64) -> io::Result<()> {
+        if end > self.size {
+            self.file.set_len(self.size.max(start))?;
+        }
+        write_zeros(&self.file, start, end.min(self.size))?;
+        self.file.sync_data()
+    }
+}
+
+/// Writes zeros over `[from, to)` of `file`, in large chunks.
+fn write_zeros(file: &File, from: u64, to: u64) -> io::Result<()> {
+    let chunk = usize::try_from(to.saturating_sub(from).min(ZERO_CHUNK)).map_err(io::Error::other)?;
+    let zeros = vec![0u8; chunk];
+    let mut at = from;
+    while at < to {
+        let n = usize::try_from((to - at).min(ZERO_CHUNK)).map_err(io::Error::other)?;
+        file.write_all_at(&zeros[..n], at)?;
+        at += n as u64;
+    }
+    Ok(())
+}
+
+/// Creates (or replaces) `path` holding `size` zero bytes, written and synced with the file's
+/// metadata, so writes over them later change no metadata. Real zeros rather than `fallocate`,
+/// whose unwritten extents would need converting (a metadata update) on first write, and which
+/// needs `unsafe` or another dependency. The caller syncs the directory.
+fn preallocate(path: &Path, size: u64) -> io::Result<File> {
+    let file = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(path)?;
+    write_zeros(&file, 0, size)?;
+    file.sync_all()?;
+    Ok(file)
 }
 
 /// A segment no longer appended to, kept until the store has recorded all of it.
@@ -335,8 +402,10 @@ fn list_segments(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
 /// What one segment holds.
 struct Scan {
     records: Vec<InboxRecord>,
-    /// Length after any torn tail was cut.
+    /// Where the data ends, after any torn tail was cut.
     len: u64,
+    /// The file's size.
+    size: u64,
 }
 
 fn parse_line(line: &[u8]) -> Result<InboxRecord, String> {
@@ -345,9 +414,11 @@ fn parse_line(line: &[u8]) -> Result<InboxRecord, String> {
     Ok(InboxRecord { seq: line.seq, source, received_at: line.received_at, signal: line.signal })
 }
 
-/// Reads a segment. In the last segment, a last line without its newline or that does not parse
-/// is what a crash mid-write leaves; it was never acknowledged, so it is cut off. Anything else
-/// that does not read back is corruption.
+/// Reads a segment. Its data ends at the file's end or at a NUL byte where a line would start;
+/// the rest of a preallocated segment is zeros. In the last segment, a last line cut short (by the
+/// end of the file or by zeros) or that does not parse is what a crash mid-write leaves; it was
+/// never acknowledged, so it is zeroed, together with anything else after the end of the data.
+/// Anything else that does not read back is corruption.
 fn scan_segment(path: &Path, is_last: bool, mut prev_seq: u64) -> Result<Scan, InboxError> {
     let data = std::fs::read(path)?;
     let corrupt = |offset: usize, reason: String| InboxError::Corrupt {
@@ -357,13 +428,12 @@ fn scan_segment(path: &Path, is_last: bool, mut prev_seq: u64) -> Result<Scan, I
     };
     let mut records = Vec::new();
     let mut offset = 0;
-    while offset < data.len() {
-        let (line, next, parsed) = match data[offset..].iter().position(|b| *b == b'\n') {
-            Some(end) => {
-                let line = &data[offset..offset + end];
-                (line, offset + end + 1, parse_line(line))
-            }
-            None => (&data[offset..], data.len(), Err("the last line has no newline".to_owned())),
+    while offset < data.len() && data[offset] != 0 {
+        let rest = &data[offset..];
+        let (line, next, parsed) = match rest.iter().position(|b| *b == b'\n' || *b == 0) {
+            Some(end) if rest[end] == b'\n' => (&rest[..end], offset + end + 1, parse_line(&rest[..end])),
+            Some(end) => (&rest[..end], offset + end, Err("the last line is cut short by zeros".to_owned())),
+            None => (rest, data.len(), Err("the last line has no newline".to_owned())),
         };
         match parsed {
             Ok(record) => {
@@ -373,21 +443,34 @@ fn scan_segment(path: &Path, is_last: bool, mut prev_seq: u64) -> Result<Scan, I
                 prev_seq = record.seq;
                 records.push(record);
             }
-            Err(reason) if is_last && next == data.len() => {
+            Err(reason) if is_last && data.get(next).is_none_or(|b| *b == 0) => {
                 tracing::warn!(
                     file = %path.display(), offset, bytes = line.len(), %reason,
                     "cutting a torn record off the end of the inbox log"
                 );
-                let file = OpenOptions::new().write(true).open(path)?;
-                file.set_len(offset as u64)?;
-                file.sync_all()?;
-                return Ok(Scan { records, len: offset as u64 });
+                break;
             }
             Err(reason) => return Err(corrupt(offset, reason)),
         }
         offset = next;
     }
-    Ok(Scan { records, len: data.len() as u64 })
+    let tail = &data[offset..];
+    if let Some(first) = tail.iter().position(|b| *b != 0) {
+        if !is_last {
+            return Err(corrupt(offset + first, "data after the end of the segment's records".to_owned()));
+        }
+        // Zero everything up to the last byte that is not zero, so a later, shorter record does
+        // not leave the rest of the torn write after its newline.
+        let dirty_end = offset + tail.iter().rposition(|b| *b != 0).map_or(0, |last| last + 1);
+        tracing::warn!(
+            file = %path.display(), offset, bytes = dirty_end - offset,
+            "zeroing an unacknowledged tail of the inbox log"
+        );
+        let file = OpenOptions::new().write(true).open(path)?;
+        write_zeros(&file, offset as u64, dirty_end as u64)?;
+        file.sync_data()?;
+    }
+    Ok(Scan { records, len: offset as u64, size: data.len() as u64 })
 }
 
 /// The writer thread's state.
@@ -398,6 +481,8 @@ struct LogWriter {
     active: Segment,
     closed: VecDeque<ClosedSegment>,
     sink: InboxSink,
+    /// The next segment, being preallocated in the background as the spare file.
+    spare: Option<JoinHandle<io::Result<File>>>,
     /// Set when a failed write could not be taken back: the log must not grow past damage.
     broken: Option<String>,
 }
@@ -447,6 +532,47 @@ impl LogWriter {
             if stop {
                 break;
             }
+        }
+        self.discard_spare();
+    }
+
+    /// Starts preparing the next segment in the background, unless that is under way.
+    fn prepare_spare(&mut self) {
+        if self.spare.is_some() {
+            return;
+        }
+        let (path, size) = (self.dir.join(SPARE_NAME), self.segment_bytes);
+        match std::thread::Builder::new().name("zepix-inbox-prealloc".into()).spawn(move || preallocate(&path, size)) {
+            Ok(handle) => self.spare = Some(handle),
+            Err(e) => tracing::warn!(error = %e, "cannot start preparing the next inbox segment"),
+        }
+    }
+
+    /// Waits for the spare being prepared, if any; `None` if there is none or it failed.
+    fn take_spare(&mut self) -> Option<File> {
+        match self.spare.take()?.join() {
+            Ok(Ok(file)) => Some(file),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "cannot prepare the next inbox segment ahead of time");
+                None
+            }
+            Err(_) => {
+                tracing::error!("the inbox segment preparation panicked");
+                None
+            }
+        }
+    }
+
+    /// Removes the spare on the way out: a spare left behind is removed by the next open anyway.
+    fn discard_spare(&mut self) {
+        if self.spare.is_none() {
+            return;
+        }
+        drop(self.take_spare());
+        match std::fs::remove_file(self.dir.join(SPARE_NAME)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(error = %e, "cannot remove the spare inbox segment"),
         }
     }
 
@@ -499,11 +625,13 @@ impl LogWriter {
             self.rotate(first.record.seq)?;
         }
         let start = self.active.len;
-        let written = self.active.file.write_all(buf).and_then(|()| self.active.file.sync_data());
+        let end = start + buf.len() as u64;
+        // Over the preallocated zeros: the file size does not change, so neither does the inode.
+        let written = self.active.file.write_all_at(buf, start).and_then(|()| self.active.file.sync_data());
         if let Err(e) = written {
             // Take back whatever part reached the file, so a later batch does not land after a
             // torn record in the middle of the log.
-            if let Err(undo) = self.active.file.set_len(start).and_then(|()| self.active.file.sync_data()) {
+            if let Err(undo) = self.active.take_back(start, end) {
                 let why = format!(
                     "inbox segment {} could not be restored after a failed write ({e}): {undo}",
                     self.active.path.display()
@@ -513,14 +641,33 @@ impl LogWriter {
             }
             return Err(e);
         }
-        self.active.len += buf.len() as u64;
+        self.active.len = end;
+        self.active.size = self.active.size.max(end);
         self.active.last = Some(last.record.seq);
+        if self.active.len >= self.segment_bytes / 2 {
+            self.prepare_spare();
+        }
         Ok(())
     }
 
     /// Closes the active segment and starts one named `first`.
     fn rotate(&mut self, first: u64) -> io::Result<()> {
-        let next = Segment::create(&self.dir, first)?;
+        let path = segment_path(&self.dir, first);
+        if path.exists() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("inbox segment {} already exists", path.display()),
+            ));
+        }
+        let next = match self.take_spare() {
+            Some(file) => {
+                std::fs::rename(self.dir.join(SPARE_NAME), &path)?;
+                sync_dir(&self.dir)?;
+                let size = file.metadata()?.len();
+                Segment { file, path, first, len: 0, size, last: None }
+            }
+            None => Segment::create(&self.dir, first, self.segment_bytes)?,
+        };
         let old = std::mem::replace(&mut self.active, next);
         tracing::debug!(segment = old.first, "inbox segment closed");
         self.closed.push_back(ClosedSegment { path: old.path, last: old.last });

@@ -43,10 +43,44 @@ fn append(inbox: &LogInbox, id: &str) -> Appended {
     inbox.append(SignalSource::Webhook, at(1), signal(id)).blocking_recv().unwrap().unwrap()
 }
 
+/// The segment files (`*.log`), in order; the spare being prepared for the next one is not one.
 fn segments(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("inbox")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("inbox"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|ext| ext == "log"))
+        .collect();
     files.sort();
     files
+}
+
+/// Every file in the inbox folder.
+fn all_files(dir: &Path) -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(dir.join("inbox"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    files
+}
+
+/// A segment's data: its bytes up to the zero padding, which must be all zeros to the end.
+fn data(file: &Path) -> Vec<u8> {
+    let mut bytes = std::fs::read(file).unwrap();
+    let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
+    assert!(bytes[end..].iter().all(|b| *b == 0), "only zeros after the data of {}", file.display());
+    bytes.truncate(end);
+    bytes
+}
+
+fn text(file: &Path) -> String {
+    String::from_utf8(data(file)).unwrap()
+}
+
+/// Writes `bytes` at `offset` of `file`, over what is there.
+fn write_at(file: &Path, offset: u64, bytes: &[u8]) {
+    use std::os::unix::fs::FileExt;
+    std::fs::OpenOptions::new().write(true).open(file).unwrap().write_all_at(bytes, offset).unwrap();
 }
 
 fn names(files: &[PathBuf]) -> Vec<String> {
@@ -78,7 +112,8 @@ fn accepted_records_reach_the_sink_in_order_and_the_file_as_json_lines() {
 
     let files = segments(dir.path());
     assert_eq!(names(&files), vec!["00000000000000000001.log"]);
-    let text = std::fs::read_to_string(&files[0]).unwrap();
+    assert_eq!(std::fs::metadata(&files[0]).unwrap().len(), 64 * 1024 * 1024, "preallocated to the segment size");
+    let text = text(&files[0]);
     let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
     assert_eq!(first["seq"], 1);
     assert_eq!(first["source"], "plugin:v3");
@@ -99,7 +134,7 @@ fn repeated_ids_answer_duplicate_including_processed_ones_and_across_a_reopen() 
     assert_eq!(ids(&pending), vec!["a"]);
     assert_eq!(append(&inbox, "a"), Appended::Duplicate, "remembered from the log");
     assert_eq!(append(&inbox, "b"), Appended::Accepted(2));
-    assert_eq!(std::fs::read_to_string(&segments(dir.path())[0]).unwrap().lines().count(), 2, "nothing stored twice");
+    assert_eq!(text(&segments(dir.path())[0]).lines().count(), 2, "nothing stored twice");
 }
 
 #[test]
@@ -136,18 +171,126 @@ fn a_torn_tail_is_cut_off_and_the_next_append_works() {
         append(&inbox, "b");
     }
     let file = segments(dir.path())[0].clone();
-    let good_len = std::fs::metadata(&file).unwrap().len();
-    let mut f = std::fs::OpenOptions::new().append(true).open(&file).unwrap();
-    f.write_all(br#"{"seq":3,"source":"webhook","received_at":"2023-11-"#).unwrap();
-    drop(f);
+    let good = data(&file);
+    let size = std::fs::metadata(&file).unwrap().len();
+    // Over the zero padding, as a crash mid-write leaves it: a partial line followed by zeros.
+    write_at(&file, good.len() as u64, br#"{"seq":3,"source":"webhook","received_at":"2023-11-"#);
 
     let (inbox, pending) = open(dir.path(), &[], 0).unwrap();
     assert_eq!(ids(&pending), vec!["a", "b"]);
-    assert_eq!(std::fs::metadata(&file).unwrap().len(), good_len, "the partial line is gone");
+    assert_eq!(data(&file), good, "the partial line is gone, zeroed");
+    assert_eq!(std::fs::metadata(&file).unwrap().len(), size, "the preallocated size is kept");
     assert_eq!(append(&inbox, "c"), Appended::Accepted(3));
     drop(inbox);
     let (_inbox, pending) = open(dir.path(), &[], 0).unwrap();
     assert_eq!(ids(&pending), vec!["a", "b", "c"]);
+}
+
+#[test]
+fn a_torn_line_longer_than_the_next_record_is_zeroed_so_nothing_follows_the_next_newline() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (inbox, _) = open(dir.path(), &[], 0).unwrap();
+        append(&inbox, "a");
+    }
+    let file = segments(dir.path())[0].clone();
+    let good = data(&file);
+    // A torn batch: a long partial line, zeros where a page never reached the disk, then more.
+    let mut torn = br#"{"seq":2,"source":"webhook","received_at":"2023-11-14T22:13:20Z","signal":{"id":"#.to_vec();
+    torn.extend_from_slice(&[b'x'; 3000]);
+    write_at(&file, good.len() as u64, &torn);
+    write_at(&file, good.len() as u64 + 8192, b"{\"seq\":3}\n{\"seq\":4");
+
+    let (inbox, pending) = open(dir.path(), &[], 0).unwrap();
+    assert_eq!(ids(&pending), vec!["a"]);
+    assert_eq!(data(&file), good, "everything after the last whole record is zeroed");
+    assert_eq!(append(&inbox, "b"), Appended::Accepted(2));
+    drop(inbox);
+    let lines = text(&file);
+    assert_eq!(lines.lines().count(), 2);
+    assert!(lines.ends_with('\n'));
+    let (_inbox, pending) = open(dir.path(), &[], 0).unwrap();
+    assert_eq!(ids(&pending), vec!["a", "b"]);
+}
+
+#[test]
+fn a_reopened_preallocated_segment_continues_at_its_data_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = InboxOptions { segment_bytes: 64 * 1024 };
+    {
+        let (inbox, _) = open_with(dir.path(), &[], 0, small).unwrap();
+        append(&inbox, "a");
+        append(&inbox, "b");
+    }
+    let file = segments(dir.path())[0].clone();
+    assert_eq!(std::fs::metadata(&file).unwrap().len(), 64 * 1024, "preallocated");
+    let before = data(&file);
+    assert_eq!(before.iter().filter(|b| **b == b'\n').count(), 2, "two lines, then zeros");
+    {
+        let (inbox, pending) = open_with(dir.path(), &[], 0, small).unwrap();
+        assert_eq!(ids(&pending), vec!["a", "b"]);
+        assert_eq!(append(&inbox, "c"), Appended::Accepted(3));
+    }
+    let after = data(&file);
+    assert!(after.starts_with(&before), "appended after the data, not after the padding");
+    assert_eq!(text(&file).lines().count(), 3);
+    assert_eq!(std::fs::metadata(&file).unwrap().len(), 64 * 1024, "the file did not grow");
+    assert_eq!(names(&segments(dir.path())), vec!["00000000000000000001.log"]);
+    let (_inbox, pending) = open_with(dir.path(), &[], 0, small).unwrap();
+    assert_eq!(ids(&pending), vec!["a", "b", "c"]);
+}
+
+#[test]
+fn segments_without_zero_padding_from_before_preallocation_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = InboxOptions { segment_bytes: 4096 };
+    {
+        let (inbox, _) = open_with(dir.path(), &[], 0, InboxOptions { segment_bytes: 1 }).unwrap();
+        append(&inbox, "a");
+        append(&inbox, "b");
+    }
+    // Cut both segments to their data, as the log was written before preallocation, and leave a
+    // torn line at the end of the last one.
+    let files = segments(dir.path());
+    assert_eq!(files.len(), 2);
+    for file in &files {
+        let bytes = data(file);
+        std::fs::write(file, &bytes).unwrap();
+    }
+    let last_len = std::fs::metadata(&files[1]).unwrap().len();
+    std::fs::OpenOptions::new().append(true).open(&files[1]).unwrap().write_all(b"{\"seq\":3,\"sou").unwrap();
+
+    let (inbox, pending) = open_with(dir.path(), &[], 0, small).unwrap();
+    assert_eq!(ids(&pending), vec!["a", "b"]);
+    assert_eq!(data(&files[1]).len() as u64, last_len, "the torn line is gone");
+    assert_eq!(std::fs::metadata(&files[1]).unwrap().len(), 4096, "the active segment is padded on open");
+    assert_eq!(append(&inbox, "c"), Appended::Accepted(3));
+    drop(inbox);
+    let (_inbox, pending) = open_with(dir.path(), &[], 0, small).unwrap();
+    assert_eq!(ids(&pending), vec!["a", "b", "c"]);
+}
+
+#[test]
+fn data_after_the_zero_padding_of_an_older_segment_is_corruption() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = InboxOptions { segment_bytes: 4096 };
+    {
+        let (inbox, _) = open_with(dir.path(), &[], 0, small).unwrap();
+        append(&inbox, "a");
+    }
+    let files = segments(dir.path());
+    let end = data(&files[0]).len() as u64;
+    write_at(&files[0], 3000, b"garbage");
+    // A second segment makes the first an older one.
+    std::fs::write(dir.path().join("inbox").join("00000000000000000009.log"), b"").unwrap();
+    match open_with(dir.path(), &[], 0, small) {
+        Err(InboxError::Corrupt { file, offset, .. }) => {
+            assert!(file.ends_with("00000000000000000001.log"), "{file}");
+            assert_eq!(offset, 3000);
+            assert!(end < 3000);
+        }
+        other => panic!("expected corruption, got {:?}", other.map(|(_, p)| p)),
+    }
 }
 
 #[test]
@@ -158,10 +301,17 @@ fn an_unparsable_last_line_with_its_newline_is_also_a_torn_tail() {
         append(&inbox, "a");
     }
     let file = segments(dir.path())[0].clone();
+    let good = data(&file);
+    write_at(&file, good.len() as u64, b"\0\0\0\0\n");
+    // And as a log from before preallocation would have it, at the end of the file.
     std::fs::OpenOptions::new().append(true).open(&file).unwrap().write_all(b"\0\0\0\0\n").unwrap();
     let (inbox, pending) = open(dir.path(), &[], 0).unwrap();
     assert_eq!(ids(&pending), vec!["a"]);
+    assert_eq!(data(&file), good, "zeroed");
     assert_eq!(append(&inbox, "b"), Appended::Accepted(2));
+    drop(inbox);
+    let (_inbox, pending) = open(dir.path(), &[], 0).unwrap();
+    assert_eq!(ids(&pending), vec!["a", "b"]);
 }
 
 #[test]
@@ -174,9 +324,9 @@ fn damage_in_the_middle_is_an_error_naming_the_file_and_offset() {
         }
     }
     let file = segments(dir.path())[0].clone();
-    let text = std::fs::read_to_string(&file).unwrap();
+    let text = text(&file);
     let second = text.find('\n').unwrap() + 1;
-    let mut damaged = text.into_bytes();
+    let mut damaged = std::fs::read(&file).unwrap();
     damaged[second + 2] = b'#';
     std::fs::write(&file, &damaged).unwrap();
 
@@ -201,9 +351,14 @@ fn a_torn_line_in_an_older_segment_is_corruption() {
     }
     let files = segments(dir.path());
     assert_eq!(files.len(), 2);
+    let end = data(&files[0]).len() as u64;
     std::fs::OpenOptions::new().append(true).open(&files[0]).unwrap().write_all(b"{\"seq\":").unwrap();
     let err = open_with(dir.path(), &[], 0, tiny).unwrap_err();
     assert!(err.to_string().contains("00000000000000000001.log"), "{err}");
+    match err {
+        InboxError::Corrupt { offset, .. } => assert_eq!(offset, end),
+        other => panic!("expected corruption, got {other:?}"),
+    }
 }
 
 #[test]
@@ -217,7 +372,11 @@ fn rotation_and_processed_up_to_delete_old_segments() {
     assert_eq!(segments(dir.path()).len(), 5, "one segment per write once each is full");
     inbox.processed_up_to(3);
     inbox.close();
-    assert_eq!(names(&segments(dir.path())), vec!["00000000000000000004.log", "00000000000000000005.log"]);
+    assert_eq!(
+        all_files(dir.path()),
+        vec!["00000000000000000004.log", "00000000000000000005.log"],
+        "and no spare segment left behind"
+    );
 
     let (inbox, pending) = open_with(dir.path(), &["a", "b", "c"], 3, tiny).unwrap();
     assert_eq!(ids(&pending), vec!["d", "e"]);
@@ -301,7 +460,7 @@ fn concurrent_appends_get_unique_increasing_seqs_in_file_order() {
     let expected: Vec<(u64, String)> = by_seq.clone().into_iter().collect();
     assert_eq!(from_sink, expected, "the sink sees every record once, in seq order");
 
-    let text = std::fs::read_to_string(&segments(dir.path())[0]).unwrap();
+    let text = text(&segments(dir.path())[0]);
     let in_file: Vec<(u64, String)> = text
         .lines()
         .map(|line| {
@@ -310,4 +469,31 @@ fn concurrent_appends_get_unique_increasing_seqs_in_file_order() {
         })
         .collect();
     assert_eq!(in_file, expected, "file order is seq order");
+}
+
+#[test]
+fn many_rotations_through_prepared_segments_keep_every_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = InboxOptions { segment_bytes: 2048 };
+    let all: Vec<String> = (0..60).map(|i| format!("s{i}")).collect();
+    {
+        let (inbox, _) = open_with(dir.path(), &[], 0, small).unwrap();
+        for (i, id) in all.iter().enumerate() {
+            assert_eq!(append(&inbox, id), Appended::Accepted(i as u64 + 1));
+        }
+    }
+    let files = segments(dir.path());
+    assert!(files.len() > 5, "{} segments", files.len());
+    assert_eq!(all_files(dir.path()).len(), files.len(), "no spare left after close");
+    for file in &files[..files.len() - 1] {
+        assert!(std::fs::metadata(file).unwrap().len() >= 2048);
+    }
+    // A spare left by a crash is not a segment and is removed on open.
+    std::fs::write(dir.path().join("inbox").join("next-segment.tmp"), b"junk").unwrap();
+    let (inbox, pending) = open_with(dir.path(), &[], 0, small).unwrap();
+    assert_eq!(ids(&pending), all);
+    assert_eq!(append(&inbox, "last"), Appended::Accepted(61));
+    inbox.processed_up_to(61);
+    inbox.close();
+    assert_eq!(segments(dir.path()).len(), 1, "every closed segment processed and deleted");
 }
