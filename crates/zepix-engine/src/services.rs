@@ -51,6 +51,9 @@ pub struct Services {
     prices: BTreeMap<Symbol, (Price, DateTime<Utc>)>,
     next_order_id: u64,
     realized_today: Money,
+    /// Open positions per plugin, kept with every open and close so the risk gate's counts do
+    /// not walk the book.
+    open_by_plugin: HashMap<PluginId, usize>,
     plugin_dbs: HashMap<PluginId, Box<dyn PluginDb>>,
 }
 
@@ -83,7 +86,12 @@ impl Services {
         max_order_id: u64,
         realized_today: Money,
     ) -> Self {
+        let mut open_by_plugin = HashMap::new();
+        for p in venue.positions() {
+            *open_by_plugin.entry(p.plugin).or_insert(0) += 1;
+        }
         Self {
+            open_by_plugin,
             clock,
             venue,
             risk,
@@ -188,6 +196,9 @@ impl Services {
 
     fn record_close(&mut self, trade: &Trade) {
         self.realized_today += trade.pnl;
+        if let Some(n) = self.open_by_plugin.get_mut(&trade.position.plugin) {
+            *n = n.saturating_sub(1);
+        }
         let p = &trade.position;
         let message = format!(
             "closed #{} {} {} {} at {} ({}): {} ({} pips)",
@@ -330,9 +341,10 @@ impl Services {
             price: Some(reference),
             comment: intent.comment.clone(),
         };
-        let positions = self.venue.positions();
-        let open =
-            OpenCounts { total: positions.len(), plugin: positions.iter().filter(|p| &p.plugin == meta.id()).count() };
+        let open = OpenCounts {
+            total: self.open_by_plugin.values().sum(),
+            plugin: self.open_by_plugin.get(meta.id()).copied().unwrap_or(0),
+        };
         let ticket =
             OrderTicket { id, plugin: meta.id().clone(), signal_id: signal_id.cloned(), request: request.clone() };
         let approved = self
@@ -348,6 +360,7 @@ impl Services {
             Box::new((Some(request.clone()), denied(Denial { code, message: e.to_string() })))
         })?;
         self.ops.push(StoreOp::Fill(Box::new(execution.fill)));
+        *self.open_by_plugin.entry(meta.id().clone()).or_insert(0) += 1;
         let order = Order {
             id,
             plugin: meta.id().clone(),
