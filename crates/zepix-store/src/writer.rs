@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, Utc};
@@ -29,6 +29,9 @@ pub(crate) const MAX_BATCH_OPS: usize = 4096;
 /// between survive a crash of the process; the inbox keeps every signal until it is durable here,
 /// so a power loss replays the rest.
 const SYNC_EVERY: Duration = Duration::from_millis(200);
+
+/// How long a batch may gather ops before it is committed.
+const GATHER: Duration = Duration::from_millis(10);
 
 /// What the writer is sent.
 pub(crate) enum Msg {
@@ -105,10 +108,16 @@ impl Writer {
                 Err(RecvTimeoutError::Disconnected) => break,
             };
             self.take(first, &mut ops, &mut flushes);
-            while ops.len() < MAX_BATCH_OPS {
-                match rx.try_recv() {
+            // Gather for a moment before committing: every commit rewrites the index pages it
+            // touches into the WAL, so a few large commits cost far less than many small ones.
+            // Acknowledgements do not wait for this (the inbox made the signal durable); a
+            // flush ends the wait at once.
+            let deadline = Instant::now() + GATHER;
+            while ops.len() < MAX_BATCH_OPS && flushes.is_empty() {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match rx.recv_timeout(left) {
                     Ok(msg) => self.take(msg, &mut ops, &mut flushes),
-                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
                 }
             }
             if !ops.is_empty() {

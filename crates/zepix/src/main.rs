@@ -8,6 +8,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+// The engine allocates many small, short-lived buffers per alert across threads; mimalloc
+// measured faster than the system allocator here (see the README's benchmarks).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// zepix: a trading engine whose logic lives in plugins.
 #[derive(Debug, Parser)]
 #[command(name = "zepix", version, about)]
