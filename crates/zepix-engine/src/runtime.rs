@@ -25,8 +25,8 @@ type Reply<T> = oneshot::Sender<T>;
 /// An input to the kernel.
 #[derive(Debug)]
 pub enum Command {
-    /// A durable signal to process.
-    Signal(Box<InboxRecord>),
+    /// Durable signals to process, in inbox order (one group commit's worth).
+    Signals(Vec<InboxRecord>),
     /// Every plugin's status.
     Plugins(Reply<Vec<PluginStatus>>),
     /// Enable or disable a plugin.
@@ -96,8 +96,10 @@ pub fn spawn_kernel(
 /// Handles one command; false means stop.
 fn handle(kernel: &mut Kernel, store: &dyn Store, cmd: Command) -> bool {
     match cmd {
-        Command::Signal(record) => {
-            kernel.process(*record);
+        Command::Signals(records) => {
+            for record in records {
+                kernel.process(record);
+            }
         }
         Command::Plugins(reply) => {
             let _ = reply.send(kernel.plugins());

@@ -481,9 +481,7 @@ impl TestEngine {
         let (tx, rx) = std::sync::mpsc::channel::<Command>();
         let sink_tx: Sender<Command> = tx.clone();
         let inbox = Arc::new(MemInbox::new(Box::new(move |records| {
-            for r in records {
-                let _ = sink_tx.send(Command::Signal(Box::new(r)));
-            }
+            let _ = sink_tx.send(Command::Signals(records));
         })));
         let store_dyn: Arc<dyn Store> = store.clone();
         let thread = spawn_kernel(kernel, store_dyn.clone(), rx, Box::new(|| {}));

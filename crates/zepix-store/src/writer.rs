@@ -31,7 +31,7 @@ pub(crate) const MAX_BATCH_OPS: usize = 4096;
 const SYNC_EVERY: Duration = Duration::from_millis(200);
 
 /// How long a batch may gather ops before it is committed.
-const GATHER: Duration = Duration::from_millis(10);
+const GATHER: Duration = Duration::from_millis(25);
 
 /// What the writer is sent.
 pub(crate) enum Msg {

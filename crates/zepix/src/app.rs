@@ -180,19 +180,15 @@ pub async fn start(
             if hold {
                 return;
             }
-            for record in records {
-                // The receiver lives as long as the kernel thread; after shutdown nothing is left to do.
-                let _ = sink_tx.send(Command::Signal(Box::new(record)));
-            }
+            // The receiver lives as long as the kernel thread; after shutdown nothing is left to do.
+            let _ = sink_tx.send(Command::Signals(records));
         }),
     )
     .context("opening the inbox")?;
     let recovered = pending.len();
     if recovered > 0 && !hold {
         tracing::info!("processing {recovered} signals accepted before the last stop but not yet processed");
-        for record in pending {
-            let _ = tx.send(Command::Signal(Box::new(record)));
-        }
+        let _ = tx.send(Command::Signals(pending));
     }
     let inbox = Arc::new(inbox);
     let tick_inbox = inbox.clone();
