@@ -184,9 +184,10 @@ pub struct SignalError {
 
 impl fmt::Display for SignalError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.value {
-            Some(v) => write!(f, "field `{}`: got `{}`, expected {}", self.field, v, self.expected),
-            None => write!(f, "field `{}` is missing: expected {}", self.field, self.expected),
+        match (&self.value, self.field.as_str()) {
+            (Some(v), _) => write!(f, "field `{}`: got `{}`, expected {}", self.field, v, self.expected),
+            (None, "body") => write!(f, "the body is not valid: expected {}", self.expected),
+            (None, _) => write!(f, "field `{}` is missing: expected {}", self.field, self.expected),
         }
     }
 }
@@ -281,13 +282,14 @@ const EXPECT_LEVEL: &str = "a price, a numeric string, {\"pips\": n} or {\"price
 /// # Errors
 /// A [`SignalError`] naming the first field that is wrong.
 pub fn parse_alert(body: &[u8], received_at: DateTime<Utc>) -> Result<ParsedAlert, SignalError> {
+    // The body is never echoed back: it holds the secret.
     let value: Value = serde_json::from_slice(body).map_err(|e| SignalError {
         field: "body".into(),
-        value: Some(shorten(&String::from_utf8_lossy(body))),
+        value: None,
         expected: format!("a JSON object ({e})"),
     })?;
     let Value::Object(map) = value else {
-        return Err(SignalError::bad("body", &value, "a JSON object"));
+        return Err(SignalError { field: "body".into(), value: None, expected: "a JSON object {…}".into() });
     };
     parse_object(map, received_at)
 }
@@ -318,8 +320,11 @@ fn parse_object(map: Map<String, Value>, received_at: DateTime<Utc>) -> Result<P
     }
     let take = |field: Field| known.iter().find(|(f, _, _)| *f == field).map(|(_, _, v)| v);
 
-    let secret =
-        take(Field::Secret).map(text_of).transpose().map_err(|v| SignalError::bad("secret", &v, "a string"))?;
+    // A secret of the wrong type is refused without repeating it.
+    let secret = take(Field::Secret)
+        .map(text_of)
+        .transpose()
+        .map_err(|_| SignalError::bad("secret", &Value::String("<redacted>".into()), "a string"))?;
     let strategy = take(Field::Strategy).map(parse_strategy).transpose()?;
     let timeframe = take(Field::Timeframe)
         .map(|v| {

@@ -84,10 +84,14 @@ fn errors_name_field_value_and_expectation() {
 
 #[test]
 fn malformed_json_says_where() {
-    let err = parse_alert(b"{\"symbol\": \"XAUUSD\" \"side\": \"buy\"}", at()).unwrap_err();
+    let err = parse_alert(b"{\"secret\": \"s3cret\", \"symbol\": \"XAUUSD\" \"side\": \"buy\"}", at()).unwrap_err();
     assert_eq!(err.field, "body");
-    assert!(err.expected.contains("line 1 column"), "{}", err.expected);
+    assert!(err.expected.contains("line 1 column 41"), "{}", err.expected);
+    assert!(!err.to_string().contains("s3cret"), "the body and its secret are never echoed: {err}");
+    assert_eq!(err.value, None);
     assert_eq!(parse_alert(b"[1,2]", at()).unwrap_err().field, "body");
+    let err = parse_alert(br#"{"secret": ["s3cret"], "symbol": "XAUUSD", "side": "buy"}"#, at()).unwrap_err();
+    assert_eq!((err.field.as_str(), err.value.as_deref()), ("secret", Some("<redacted>")));
 }
 
 #[test]
