@@ -82,6 +82,8 @@ pub trait Venue: Send {
     fn last_price(&self, symbol: &Symbol) -> Option<Price>;
     /// Every open position, by id.
     fn positions(&self) -> Vec<Position>;
+    /// Every open position, by id, borrowed (for filtering without copying the book).
+    fn open_positions(&self) -> Box<dyn Iterator<Item = &Position> + '_>;
     /// Balance, equity and P&L.
     fn account(&self) -> Account;
     /// Restores state after a restart: open positions, realized P&L so far, last prices, and the

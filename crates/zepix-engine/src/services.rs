@@ -217,6 +217,10 @@ impl Services {
     }
 
     fn check_daily_loss(&mut self) {
+        // Valuing the book cannot change anything when the limit is off or already reached.
+        if self.risk.loss_locked() || self.risk.config().daily_loss_limit <= rust_decimal::Decimal::ZERO {
+            return;
+        }
         let unrealized = self.venue.account().unrealized;
         if self.risk.update_daily_pnl(self.realized_today, unrealized) {
             let limit = self.risk.config().daily_loss_limit;
@@ -373,10 +377,12 @@ impl Services {
         Ok(Placed { order, position: execution.position })
     }
 
-    fn owned(&self, meta: &PluginMeta, id: PositionId) -> Result<Position, ServiceError> {
-        self.venue.positions().into_iter().find(|p| p.id == id && &p.plugin == meta.id()).ok_or_else(|| {
-            err(Service::Orders, ServiceErrorCode::NotFound, format!("no open position {id} of this plugin"))
-        })
+    fn owned(&self, meta: &PluginMeta, id: PositionId) -> Result<(), ServiceError> {
+        if self.venue.open_positions().any(|p| p.id == id && &p.plugin == meta.id()) {
+            Ok(())
+        } else {
+            Err(err(Service::Orders, ServiceErrorCode::NotFound, format!("no open position {id} of this plugin")))
+        }
     }
 
     /// Closes a position on behalf of its plugin (or an operator, with `meta = None`).
@@ -415,8 +421,7 @@ impl Services {
     ) -> Result<Vec<Trade>, ServiceError> {
         let ids: Vec<PositionId> = self
             .venue
-            .positions()
-            .into_iter()
+            .open_positions()
             .filter(|p| &p.plugin == meta.id() && &p.symbol == symbol && side.is_none_or(|s| s == p.side))
             .map(|p| p.id)
             .collect();
@@ -448,9 +453,9 @@ impl Services {
     #[must_use]
     pub fn positions_of(&self, plugin: &PluginId, symbol: Option<&Symbol>) -> Vec<Position> {
         self.venue
-            .positions()
-            .into_iter()
+            .open_positions()
             .filter(|p| &p.plugin == plugin && symbol.is_none_or(|s| &p.symbol == s))
+            .cloned()
             .collect()
     }
 

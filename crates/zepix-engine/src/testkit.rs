@@ -326,6 +326,10 @@ impl Venue for SimpleVenue {
         self.positions.values().cloned().collect()
     }
 
+    fn open_positions(&self) -> Box<dyn Iterator<Item = &Position> + '_> {
+        Box::new(self.positions.values())
+    }
+
     fn account(&self) -> Account {
         let unrealized: Money = self
             .positions

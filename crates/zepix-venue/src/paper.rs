@@ -271,6 +271,10 @@ impl Venue for PaperVenue {
         self.positions.values().cloned().collect()
     }
 
+    fn open_positions(&self) -> Box<dyn Iterator<Item = &Position> + '_> {
+        Box::new(self.positions.values())
+    }
+
     /// Open positions are valued at their exit side without slippage; a symbol never marked
     /// counts as 0.
     fn account(&self) -> Account {

@@ -33,7 +33,7 @@ rate_limit_per_sec = 0
 max_open_positions = 1000000
 max_open_per_plugin = 1000000
 max_orders_per_minute = 1000000000
-daily_loss_limit = 0
+daily_loss_limit = 1000000000  # on (so every fill and price is valued), but never reached
 "#;
 
 /// The i-th benchmark alert: entries and exits alternate on a few symbols through the plain
