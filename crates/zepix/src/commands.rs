@@ -415,18 +415,18 @@ pub fn plugin_new(config: Option<PathBuf>, name: &str, dir: Option<PathBuf>) -> 
 pub fn config_check(file: Option<PathBuf>) -> Result<ExitCode> {
     let file = file.or_else(|| Some(PathBuf::from("zepix.toml")).filter(|p| p.exists()));
     let shown = file.as_ref().map_or_else(|| "embedded defaults".to_owned(), |f| f.display().to_string());
-    let config = match Config::load(file.as_deref()) {
-        Ok(c) => c,
-        Err(problems) => {
-            for p in &problems {
-                println!("error: {p}");
+    let (config, mut messages) = match &file {
+        None => (Config::default(), Vec::new()),
+        Some(f) => match std::fs::read_to_string(f) {
+            Ok(text) => {
+                let (config, problems) = Config::parse_lenient(&text, |name| std::env::var(name).ok());
+                (config, problems.into_iter().map(|p| format!("{}: {p}", f.display())).collect())
             }
-            println!("{shown}: {} problem(s)", problems.len());
-            return Ok(ExitCode::FAILURE);
-        }
+            Err(e) => (Config::default(), vec![format!("{}: cannot read: {e}", f.display())]),
+        },
     };
     let (registry, problems) = app::build_registry(&config, &[]);
-    let messages: Vec<&String> = problems.iter().flat_map(|p| &p.messages).collect();
+    messages.extend(problems.into_iter().flat_map(|p| p.messages));
     for m in &messages {
         println!("error: {m}");
     }

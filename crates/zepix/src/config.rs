@@ -94,6 +94,13 @@ impl Config {
     /// # Errors
     /// Every problem found.
     pub fn parse(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Self, Vec<String>> {
+        let (config, problems) = Self::parse_lenient(text, env);
+        if problems.is_empty() { Ok(config) } else { Err(problems) }
+    }
+
+    /// Parses as much as can be read, with every problem found: sections (or keys) that cannot
+    /// be read keep their defaults, so later checks (plugin settings) still run.
+    pub fn parse_lenient(text: &str, env: impl Fn(&str) -> Option<String>) -> (Self, Vec<String>) {
         let mut problems = Vec::new();
         let text = substitute(text, &env, &mut problems);
         let table: toml::Table = match toml::from_str(&text) {
@@ -104,7 +111,7 @@ impl Config {
                     Some(l) => format!("line {l}: {}", e.message()),
                     None => e.message().to_owned(),
                 });
-                return Err(problems);
+                return (Self::default(), problems);
             }
         };
         let mut config = Self::default();
@@ -126,7 +133,7 @@ impl Config {
             }
         }
         problems.extend(config.check());
-        if problems.is_empty() { Ok(config) } else { Err(problems) }
+        (config, problems)
     }
 
     /// Checks that go beyond the shape of each section.
@@ -219,12 +226,12 @@ fn set<T>(slot: &mut T, value: Option<T>) {
 }
 
 /// Deserializes one section, collecting every unknown key (not just the first) and any other
-/// error; `None` when the section cannot be read.
+/// error. Unknown keys are reported and set aside so the rest of the section is still read;
+/// `None` when the section cannot be read at all.
 fn section<T: DeserializeOwned>(path: &str, mut value: toml::Value, problems: &mut Vec<String>) -> Option<T> {
-    let mut clean = true;
     loop {
         match value.clone().try_into::<T>() {
-            Ok(parsed) => return clean.then_some(parsed),
+            Ok(parsed) => return Some(parsed),
             Err(e) => {
                 let message = e.message().trim().to_owned();
                 let unknown = message
@@ -238,7 +245,6 @@ fn section<T: DeserializeOwned>(path: &str, mut value: toml::Value, problems: &m
                 match unknown {
                     Some((name, expected)) if removed => {
                         problems.push(format!("[{path}] unknown key `{name}`: {expected}"));
-                        clean = false;
                     }
                     _ => {
                         problems.push(format!("[{path}] {message}"));
