@@ -52,7 +52,10 @@ impl SqliteStore {
         let writer = Writer::new(write_conn, data_dir.to_path_buf(), Arc::clone(&committed_seq));
         let handle = std::thread::Builder::new()
             .name("zepix-store-writer".into())
-            .spawn(move || writer.run(&rx))
+            .spawn(move || {
+                lower_priority();
+                writer.run(&rx);
+            })
             .map_err(|e| StoreError::Db(format!("cannot start the store writer: {e}")))?;
         Ok(Self {
             data_dir: data_dir.to_path_buf(),
@@ -309,5 +312,15 @@ impl Store for SqliteStore {
 
     fn plugin_db(&self, plugin: &PluginId) -> Result<Box<dyn PluginDb>, StoreError> {
         Ok(Box::new(SqlitePluginDb::open(&self.data_dir, plugin)?))
+    }
+}
+
+/// Records are not on the path of an acknowledgement (the inbox is) nor of a trade (the kernel
+/// is), so the writer yields the CPU to both: a nice value of 10 for this thread only (Linux
+/// applies `setpriority` per thread). Failing to lower it changes nothing else.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::setpriority_process(None, 10) {
+        tracing::debug!("store writer keeps its priority: {e}");
     }
 }
