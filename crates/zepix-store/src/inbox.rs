@@ -16,7 +16,7 @@
 //! the active one is half full, under a temporary name that is not a segment, and renamed into
 //! place at rotation. Segments written before preallocation (no zero padding) read the same way.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
@@ -79,6 +79,9 @@ impl Shared {
 struct State {
     /// Every id accepted or pending, and every id the store has processed.
     ids: HashSet<SignalId>,
+    /// Ids whose first copy is not durable yet, with the repeats waiting for its outcome: a
+    /// repeat is answered `Duplicate` only once the first copy is on disk.
+    in_flight: HashMap<SignalId, Vec<Reply>>,
     next_seq: u64,
     /// Encoded lines of `batch`, in the same order.
     buf: Vec<u8>,
@@ -192,6 +195,7 @@ impl LogInbox {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 ids,
+                in_flight: HashMap::new(),
                 next_seq,
                 buf: Vec::new(),
                 batch: Vec::new(),
@@ -276,11 +280,17 @@ impl Inbox for LogInbox {
             return answer;
         }
         if st.ids.contains(&signal.id) {
-            drop(st);
-            let _ = reply.send(Ok(Appended::Duplicate));
+            match st.in_flight.get_mut(&signal.id) {
+                Some(waiting) => waiting.push(reply),
+                None => {
+                    drop(st);
+                    let _ = reply.send(Ok(Appended::Duplicate));
+                }
+            }
             return answer;
         }
         st.ids.insert(signal.id.clone());
+        st.in_flight.insert(signal.id.clone(), Vec::new());
         let seq = st.next_seq;
         st.next_seq += 1;
         // Writing to a Vec cannot fail.
@@ -587,6 +597,13 @@ impl LogWriter {
                 // caller does after the acknowledgement reaches the kernel after the signal.
                 let mut records = Vec::with_capacity(batch.len());
                 let mut replies = Vec::with_capacity(batch.len());
+                let mut repeats = Vec::new();
+                {
+                    let mut st = self.shared.lock();
+                    for p in batch.iter() {
+                        repeats.extend(st.in_flight.remove(&p.record.signal.id).unwrap_or_default());
+                    }
+                }
                 for p in batch.drain(..) {
                     replies.push((p.reply, p.record.seq));
                     records.push(p.record);
@@ -598,17 +615,27 @@ impl LogWriter {
                 for (reply, seq) in replies {
                     let _ = reply.send(Ok(Appended::Accepted(seq)));
                 }
+                for reply in repeats {
+                    let _ = reply.send(Ok(Appended::Duplicate));
+                }
             }
             Err(e) => {
                 tracing::error!(error = %e, records = batch.len(), "inbox write failed; the batch is refused");
+                // The first copies failed, so their repeats were not stored either: both are told.
+                let mut repeats = Vec::new();
                 {
                     let mut st = self.shared.lock();
                     for p in batch.iter() {
                         st.ids.remove(&p.record.signal.id);
+                        repeats.extend(st.in_flight.remove(&p.record.signal.id).unwrap_or_default());
                     }
                 }
+                let failed = || InboxError::Io(io::Error::new(e.kind(), e.to_string()));
                 for p in batch.drain(..) {
-                    let _ = p.reply.send(Err(InboxError::Io(io::Error::new(e.kind(), e.to_string()))));
+                    let _ = p.reply.send(Err(failed()));
+                }
+                for reply in repeats {
+                    let _ = reply.send(Err(failed()));
                 }
             }
         }

@@ -497,3 +497,17 @@ fn many_rotations_through_prepared_segments_keep_every_record() {
     inbox.close();
     assert_eq!(segments(dir.path()).len(), 1, "every closed segment processed and deleted");
 }
+
+#[test]
+fn issue_2_a_repeat_in_flight_is_answered_only_after_the_first_copy_is_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let (inbox, _) = open(dir.path(), &[], 0).unwrap();
+    for round in 0..50 {
+        let id = format!("twin-{round}");
+        let mut first = inbox.append(SignalSource::Webhook, at(1), signal(&id));
+        let second = inbox.append(SignalSource::Webhook, at(1), signal(&id));
+        assert_eq!(second.blocking_recv().unwrap().unwrap(), Appended::Duplicate);
+        // When the repeat hears "duplicate", the first copy is already on disk and acknowledged.
+        assert!(matches!(first.try_recv(), Ok(Ok(Appended::Accepted(_)))), "round {round}");
+    }
+}
