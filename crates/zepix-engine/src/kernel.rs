@@ -437,7 +437,8 @@ impl Kernel {
         if enabled {
             self.registry.slots_mut()[index].counters.consecutive_failures = 0;
         }
-        self.services.record(StoreOp::PluginEnabled { plugin: id.clone(), enabled });
+        let at = self.services.now();
+        self.services.record(StoreOp::PluginEnabled { plugin: id.clone(), enabled, at });
         Ok(self.registry.slots()[index].status())
     }
 

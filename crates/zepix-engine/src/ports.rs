@@ -199,6 +199,8 @@ pub enum StoreOp {
         plugin: PluginId,
         /// Now enabled?
         enabled: bool,
+        /// When (the engine's clock).
+        at: DateTime<Utc>,
     },
     /// The trend of a symbol and timeframe changed (upsert).
     Trend {

@@ -113,7 +113,7 @@ impl Store for MemStore {
                     open.remove(&t.position.id);
                     snap.realized += t.pnl;
                 }
-                StoreOp::PluginEnabled { plugin, enabled } => {
+                StoreOp::PluginEnabled { plugin, enabled, .. } => {
                     snap.plugin_enabled.insert(plugin.clone(), *enabled);
                 }
                 StoreOp::TradingState(s) => snap.trading_state = Some(*s),

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use rusqlite::{Connection, params};
 use rust_decimal::Decimal;
 use zepix_engine::{StoreError, StoreOp};
@@ -438,14 +438,13 @@ impl Writer {
                     })
                     .map_err(sql)?;
             }
-            StoreOp::PluginEnabled { plugin, enabled } => {
-                // The op carries no time; the commit's wall-clock time is informational only.
+            StoreOp::PluginEnabled { plugin, enabled, at } => {
                 self.conn
                     .prepare_cached(
                         "INSERT INTO plugin_state (plugin, enabled, at) VALUES (?1, ?2, ?3)
                          ON CONFLICT(plugin) DO UPDATE SET enabled = excluded.enabled, at = excluded.at",
                     )
-                    .and_then(|mut stmt| stmt.execute(params![plugin.as_str(), enabled, time_text(Utc::now())]))
+                    .and_then(|mut stmt| stmt.execute(params![plugin.as_str(), enabled, time_text(*at)]))
                     .map_err(sql)?;
             }
             StoreOp::Trend { symbol, timeframe, trend, at } => {

@@ -64,7 +64,7 @@ fn each_op_round_trips_through_the_queries() {
         StoreOp::Position(Box::new(position(7, "v3", 6))),
         StoreOp::Event(Box::new(event.clone())),
         StoreOp::Event(Box::new(notice.clone())),
-        StoreOp::PluginEnabled { plugin: plugin("v3"), enabled: false },
+        StoreOp::PluginEnabled { plugin: plugin("v3"), enabled: false, at: at(0) },
         StoreOp::Trend { symbol: xau(), timeframe: Timeframe::H1, trend: Trend::Bearish, at: at(3) },
         StoreOp::Price { symbol: xau(), price: "2001.75".parse().unwrap(), at: at(4) },
         StoreOp::TradingState(TradingState::Paused),
@@ -107,14 +107,14 @@ fn upserts_keep_the_latest_value() {
         StoreOp::Position(Box::new(position(1, "v3", 0))),
         StoreOp::Price { symbol: xau(), price: "2000".parse().unwrap(), at: at(1) },
         StoreOp::TradingState(TradingState::Halted),
-        StoreOp::PluginEnabled { plugin: plugin("v3"), enabled: false },
+        StoreOp::PluginEnabled { plugin: plugin("v3"), enabled: false, at: at(0) },
         StoreOp::Trend { symbol: xau(), timeframe: Timeframe::M15, trend: Trend::Bullish, at: at(1) },
     ]);
     store.submit(vec![
         StoreOp::Position(Box::new(moved.clone())),
         StoreOp::Price { symbol: xau(), price: "2002".parse().unwrap(), at: at(2) },
         StoreOp::TradingState(TradingState::Active),
-        StoreOp::PluginEnabled { plugin: plugin("v3"), enabled: true },
+        StoreOp::PluginEnabled { plugin: plugin("v3"), enabled: true, at: at(0) },
         StoreOp::Trend { symbol: xau(), timeframe: Timeframe::M15, trend: Trend::Neutral, at: at(2) },
     ]);
     store.flush().unwrap();
