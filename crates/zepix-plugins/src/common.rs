@@ -3,8 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use rust_decimal::Decimal;
-use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use zepix_model::{PluginId, Side, Signal, Timeframe};
 use zepix_plugin::manifest::PROTOCOL_VERSION;
@@ -115,23 +113,6 @@ pub fn string_list(default: &[&str], description: &str) -> SettingSchema {
         items: Some("string".into()),
         description: description.into(),
     }
-}
-
-/// Reads a JSON number setting as an exact decimal (`serde_with`-style `deserialize_with`).
-///
-/// The workspace builds `rust_decimal` with `serde-str`, whose `Deserialize` only reads strings;
-/// settings hold JSON numbers, so this goes through the number's shortest text form instead,
-/// which keeps `0.1` as `0.1` rather than its binary approximation.
-///
-/// # Errors
-/// When the value is not a number, or does not fit a decimal.
-pub fn decimal_setting<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
-    let number = serde_json::Number::deserialize(deserializer)?;
-    let text = number.to_string();
-    text.parse::<Decimal>()
-        .or_else(|_| Decimal::from_scientific(&text))
-        .map(|d| d.normalize())
-        .map_err(|_| serde::de::Error::custom(format!("{text} does not fit a decimal")))
 }
 
 /// `buy XAUUSD`, for reasons a trader reads.

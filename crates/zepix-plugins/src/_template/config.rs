@@ -9,7 +9,7 @@ use serde_json::Value;
 use zepix_model::Pips;
 use zepix_plugin::{SettingSchema, Settings};
 
-use crate::common::{boolean, decimal_setting, number};
+use crate::common::{boolean, number};
 
 /// The typed config. Field names are the setting names; `deny_unknown_fields` keeps the struct
 /// and the schema honest with each other (a setting in one but not the other fails the tests).
@@ -17,14 +17,12 @@ use crate::common::{boolean, decimal_setting, number};
 #[serde(deny_unknown_fields)]
 pub struct TemplateConfig {
     /// Minimum `confidence` an alert must carry.
-    // Settings hold JSON numbers; `decimal_setting` reads them as exact decimals (no floats for
-    // anything compared with market data or money).
-    #[serde(deserialize_with = "decimal_setting")]
+    // Settings hold JSON numbers; `Decimal` reads them exactly (no floats for anything compared
+    // with market data or money).
     pub min_confidence: Decimal,
     /// How many of this plugin's positions may be open on one symbol.
     pub max_open_per_symbol: u32,
     /// Stop-loss distance for alerts without one.
-    #[serde(deserialize_with = "decimal_setting")]
     pub default_sl_pips: Decimal,
     /// Tell the operator (notifier bot) about every refused entry.
     pub notify_rejections: bool,

@@ -4,12 +4,12 @@
 use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::{Number, Value};
 use zepix_model::Pips;
 use zepix_plugin::{SettingSchema, Settings};
 
-use crate::common::{boolean, decimal_setting, number};
+use crate::common::{boolean, number};
 
 /// Per-timeframe defaults. Plain numbers because they become JSON defaults in the schema.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -37,21 +37,16 @@ pub const MAX_RISK_PCT: f64 = 10.0;
 #[serde(deny_unknown_fields)]
 pub struct V6Config {
     /// Minimum `adx` of an alert; lower is refused.
-    #[serde(deserialize_with = "decimal_setting")]
     pub adx_threshold: Decimal,
     /// Minimum `confidence` of an alert; lower is refused.
-    #[serde(deserialize_with = "decimal_setting")]
     pub confidence_threshold: Decimal,
     /// Refuse entries the 15m trend does not agree with.
     pub require_15m_alignment: bool,
     /// Stop-loss distance when the alert has none.
-    #[serde(deserialize_with = "pips_setting")]
     pub sl_pips: Pips,
     /// Take-profit distance when the alert has none.
-    #[serde(deserialize_with = "pips_setting")]
     pub tp_pips: Pips,
     /// Percent of the balance risked when the alert has no size; positive.
-    #[serde(deserialize_with = "decimal_setting")]
     pub risk_pct: Decimal,
 }
 
@@ -70,10 +65,6 @@ impl V6Config {
         }
         Ok(config)
     }
-}
-
-fn pips_setting<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Pips, D::Error> {
-    Pips::new(decimal_setting(deserializer)?).map_err(serde::de::Error::custom)
 }
 
 /// The settings schema with `defaults` for one timeframe.
