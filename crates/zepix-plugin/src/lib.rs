@@ -5,10 +5,12 @@
 //! - [`capability`]: the services a plugin may call.
 //! - [`api`]: the [`Plugin`] trait, its [`PluginContext`] (the service API, scoped to one plugin),
 //!   decisions, hook results and errors.
+//! - [`remote`]: process plugins: protocol 1 messages and the kernel's link to the host.
 
 pub mod api;
 pub mod capability;
 pub mod manifest;
+pub mod remote;
 pub mod settings;
 
 pub use api::{
@@ -16,5 +18,6 @@ pub use api::{
     PluginContext, PluginError, PluginResult, RiskCode, ServiceError, ServiceErrorCode,
 };
 pub use capability::{Capability, Service};
-pub use manifest::{Limits, Manifest, ManifestError, Role, Runtime};
+pub use manifest::{Limits, Manifest, ManifestError, PROTOCOL_VERSION, Role, Runtime};
+pub use remote::{CallId, InitInfo, Message, RemoteEvent, RemoteLink, RequestToken, RpcError};
 pub use settings::{SettingSchema, Settings, SettingsError};
