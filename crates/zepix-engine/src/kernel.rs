@@ -1,17 +1,21 @@
 //! The kernel: the one sequencer that owns plugins, orders, positions and risk state. It takes one
 //! input at a time and is synchronous and deterministic; time comes from the injected clock.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Value, json};
 use zepix_model::{
     Account, CloseReason, EventKind, Money, PluginId, Position, PositionId, Signal, SignalId, SignalType, Trade,
 };
-use zepix_plugin::{HookDecision, Plugin, PluginError, PluginResult, Service};
+use zepix_plugin::remote::code;
+use zepix_plugin::{
+    CallId, Decision, HookDecision, Plugin, PluginError, PluginResult, RemoteEvent, RequestToken, RiskCode, RpcError,
+    Service, ServiceError, ServiceErrorCode,
+};
 
 use crate::config::{KernelConfig, Mode};
 use crate::context::Ctx;
@@ -62,6 +66,25 @@ enum CallError {
     Failed(String),
 }
 
+/// A signal on its way through the hook chain and to its plugin.
+struct Flow {
+    record: InboxRecord,
+    /// The signal as the hooks have left it.
+    signal: Signal,
+    /// The last hook run: (priority, slot); the chain resumes after it.
+    after: Option<(i32, usize)>,
+}
+
+/// A call to a process plugin waiting for its answer.
+enum Pending {
+    /// `on_signal_received`: the signal waits at this gate.
+    Gate { flow: Flow, index: usize },
+    /// A routed signal.
+    Signal { flow: Flow, index: usize },
+    /// A notification hook (`on_sl_hit`…): only failures matter.
+    Hook { index: usize },
+}
+
 /// The kernel.
 pub struct Kernel {
     registry: Registry,
@@ -70,6 +93,8 @@ pub struct Kernel {
     schedule: DailySchedule,
     next_reset: DateTime<Utc>,
     mode: Mode,
+    pending: HashMap<CallId, Pending>,
+    next_call: CallId,
 }
 
 impl std::fmt::Debug for Kernel {
@@ -94,7 +119,16 @@ impl Kernel {
     ) -> Result<Self, String> {
         let schedule = DailySchedule::new(config.engine.daily_reset, &config.engine.timezone)?;
         let next_reset = schedule.next(services.now());
-        Ok(Self { registry, services, metrics, schedule, next_reset, mode: config.engine.mode })
+        Ok(Self {
+            registry,
+            services,
+            metrics,
+            schedule,
+            next_reset,
+            mode: config.engine.mode,
+            pending: HashMap::new(),
+            next_call: 0,
+        })
     }
 
     /// Starts every built plugin (`on_start`), then applies enablement: what an operator chose
@@ -107,7 +141,13 @@ impl Kernel {
             }
             let wanted = stored_enabled.get(slot.meta.id()).copied().unwrap_or(slot.meta.enabled_in_config);
             self.transition(i, LifecycleEvent::Load, "built").ok();
-            match self.invoke(i, None, |p, ctx| p.on_start(ctx)) {
+            let started = if self.registry.slots()[i].remote.is_some() {
+                // A process plugin is initialized by its host; signals wait for it there.
+                Ok(())
+            } else {
+                self.invoke(i, None, |p, ctx| p.on_start(ctx))
+            };
+            match started {
                 Ok(()) => {
                     self.transition(i, LifecycleEvent::Initialize, "on_start done").ok();
                     self.transition(i, LifecycleEvent::Run, "started").ok();
@@ -134,8 +174,13 @@ impl Kernel {
     /// Stops every plugin (`on_stop`).
     pub fn stop(&mut self) {
         for i in 0..self.registry.slots().len() {
+            if let Some(remote) = &self.registry.slots()[i].remote {
+                remote.link.stop();
+            }
             if matches!(self.registry.slots()[i].state, PluginState::Running | PluginState::Disabled) {
-                if let Err(CallError::Failed(m)) = self.invoke(i, None, |p, ctx| p.on_stop(ctx)) {
+                if self.registry.slots()[i].remote.is_some() {
+                    // Its host sends `shutdown`, which runs the plugin's `on_stop`.
+                } else if let Err(CallError::Failed(m)) = self.invoke(i, None, |p, ctx| p.on_stop(ctx)) {
                     tracing::warn!(plugin = %self.registry.slots()[i].meta.id(), "on_stop failed: {m}");
                 }
                 self.transition(i, LifecycleEvent::Stop, "engine stopping").ok();
@@ -161,10 +206,19 @@ impl Kernel {
         &self.services
     }
 
-    /// Processes one signal from the inbox and records it with its outcome.
-    pub fn process(&mut self, record: InboxRecord) -> Outcome {
+    /// Processes one signal from the inbox and records it with its outcome. `None` when the
+    /// signal waits for a process plugin: its outcome is recorded when the answer comes.
+    pub fn process(&mut self, record: InboxRecord) -> Option<Outcome> {
         self.tick();
-        let outcome = self.decide(record.signal.clone());
+        if let Some(outcome) = self.prepare(&record.signal) {
+            self.finish(record, outcome.clone());
+            return Some(outcome);
+        }
+        let signal = record.signal.clone();
+        self.advance(Flow { record, signal, after: None })
+    }
+
+    fn finish(&mut self, record: InboxRecord, outcome: Outcome) {
         let processed_at = self.services.now();
         self.metrics.count_outcome(outcome.status);
         if let Ok(took) = (processed_at - record.received_at).to_std() {
@@ -176,9 +230,27 @@ impl Kernel {
             received_at: record.received_at,
             processed_at,
             signal: Box::new(record.signal),
-            outcome: Box::new(outcome.clone()),
+            outcome: Box::new(outcome),
         });
-        outcome
+    }
+
+    /// Signals waiting for a process plugin.
+    #[must_use]
+    pub fn signals_pending(&self) -> usize {
+        self.pending.values().filter(|p| !matches!(p, Pending::Hook { .. })).count()
+    }
+
+    /// The lowest inbox sequence number still waiting for a process plugin: the inbox keeps
+    /// everything from it on.
+    #[must_use]
+    pub fn lowest_pending_seq(&self) -> Option<u64> {
+        self.pending
+            .values()
+            .filter_map(|p| match p {
+                Pending::Gate { flow, .. } | Pending::Signal { flow, .. } => Some(flow.record.seq),
+                Pending::Hook { .. } => None,
+            })
+            .min()
     }
 
     /// Time-driven work: the daily reset.
@@ -193,21 +265,24 @@ impl Kernel {
         for i in 0..self.registry.slots().len() {
             if self.registry.slots()[i].state == PluginState::Running {
                 self.call_hook(i, None, |p, ctx| p.on_daily_reset(ctx));
+                self.notify_remote(i, "on_daily_reset", json!({}));
             }
         }
         let message = format!("daily reset: realized {realized} today; next reset {}", self.next_reset);
         self.services.event(EventKind::DailyReset, None, message, json!({"realized": realized}));
     }
 
-    fn decide(&mut self, signal: Signal) -> Outcome {
+    /// What every signal goes through before the hooks: staleness, prices, trend and market
+    /// updates. `Some` when that already decides it.
+    fn prepare(&mut self, signal: &Signal) -> Option<Outcome> {
         let now = self.services.now();
         if let Some(age) = signal.stale_by(now) {
             let lag = signal.max_lag.unwrap_or_default();
-            return Outcome::new(
+            return Some(Outcome::new(
                 OutcomeStatus::Rejected,
                 "stale",
                 format!("signal is {age} s old, max_lag is {lag} s"),
-            );
+            ));
         }
         if let (Some(symbol), Some(price)) = (&signal.symbol, signal.price) {
             let closed = self.services.mark(symbol, price);
@@ -217,22 +292,58 @@ impl Kernel {
             SignalType::Market => {
                 let price = signal.price.map(|p| p.to_string()).unwrap_or_default();
                 let symbol = signal.symbol.as_ref().map(ToString::to_string).unwrap_or_default();
-                return Outcome::applied(format!("{symbol} price {price}"));
+                Some(Outcome::applied(format!("{symbol} price {price}")))
             }
-            SignalType::Trend => return self.apply_trend(&signal),
-            _ => {}
+            SignalType::Trend => Some(self.apply_trend(signal)),
+            _ => None,
         }
-        let signal = match self.run_hooks(signal) {
-            Ok(s) => s,
-            Err(outcome) => return *outcome,
-        };
-        let index = match route(&signal, &self.registry) {
+    }
+
+    /// Runs the hook chain from where the flow stands, routes and dispatches. Stops (`None`) where
+    /// a process plugin has to answer first.
+    fn advance(&mut self, mut flow: Flow) -> Option<Outcome> {
+        while let Some(i) = self.next_hook(flow.after) {
+            flow.after = Some((self.registry.slots()[i].meta.manifest.priority, i));
+            if let Some(remote) = &self.registry.slots()[i].remote {
+                if remote.has_hook("on_signal_received") {
+                    let params = json!({"signal": flow.signal});
+                    self.send(i, "on_signal_received", params, |index| Pending::Gate { flow, index });
+                    return None;
+                }
+                continue;
+            }
+            let seen = flow.signal.clone();
+            let sid = seen.id.clone();
+            if let Ok(decision) = self.invoke(i, Some(&sid), |p, ctx| p.on_signal_received(&seen, ctx))
+                && let Some(outcome) = self.apply_hook(i, decision, &mut flow.signal)
+            {
+                self.finish(flow.record, outcome.clone());
+                return Some(outcome);
+            }
+        }
+        let index = match route(&flow.signal, &self.registry) {
             Route::To(i) => i,
-            Route::Unrouted { code, reason } => return Outcome::new(OutcomeStatus::Unrouted, code, reason),
+            Route::Unrouted { code, reason } => {
+                let outcome = Outcome::new(OutcomeStatus::Unrouted, code, reason);
+                self.finish(flow.record, outcome.clone());
+                return Some(outcome);
+            }
         };
-        let id = self.registry.slots()[index].meta.id().clone();
         self.registry.slots_mut()[index].counters.signals += 1;
-        let kind = signal.kind.clone();
+        let kind = flow.signal.kind.clone();
+        if let Some(remote) = self.registry.slots_mut()[index].remote.as_mut() {
+            remote.signals_in_flight.insert(flow.signal.id.clone());
+            let method = match kind {
+                SignalType::Entry => "process_entry_signal",
+                SignalType::Exit => "process_exit_signal",
+                SignalType::Reversal => "process_reversal_signal",
+                _ => "process_signal",
+            };
+            let params = json!({"signal": flow.signal});
+            self.send(index, method, params, |index| Pending::Signal { flow, index });
+            return None;
+        }
+        let signal = flow.signal;
         let sid = signal.id.clone();
         let result = self.invoke_as(index, Some(&sid), true, |p, ctx| match kind {
             SignalType::Entry => p.process_entry_signal(&signal, ctx),
@@ -240,6 +351,45 @@ impl Kernel {
             SignalType::Reversal => p.process_reversal_signal(&signal, ctx),
             _ => p.process_signal(&signal, ctx),
         });
+        let outcome = self.outcome_of(index, result);
+        self.finish(flow.record, outcome.clone());
+        Some(outcome)
+    }
+
+    /// The next running plugin in hook order (priority, then registry order) after `after`.
+    fn next_hook(&self, after: Option<(i32, usize)>) -> Option<usize> {
+        self.registry
+            .slots()
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.state == PluginState::Running)
+            .map(|(i, s)| (s.meta.manifest.priority, i))
+            .filter(|key| after.is_none_or(|a| *key > a))
+            .min()
+            .map(|(_, i)| i)
+    }
+
+    /// Applies a hook's decision to the signal; `Some` is the outcome of a rejected signal.
+    fn apply_hook(&mut self, i: usize, decision: HookDecision, signal: &mut Signal) -> Option<Outcome> {
+        let id = self.registry.slots()[i].meta.id().clone();
+        match decision {
+            HookDecision::Pass => None,
+            HookDecision::Modify(changed) if changed.id == signal.id => {
+                *signal = *changed;
+                None
+            }
+            HookDecision::Modify(_) => {
+                self.record_failure(i, "on_signal_received changed the signal id; the change was ignored".into());
+                None
+            }
+            HookDecision::Reject(reason) => {
+                Some(Outcome::new(OutcomeStatus::Rejected, "hook_rejected", reason).with_plugin(id))
+            }
+        }
+    }
+
+    fn outcome_of(&mut self, index: usize, result: Result<Decision, CallError>) -> Outcome {
+        let id = self.registry.slots()[index].meta.id().clone();
         let counters = &mut self.registry.slots_mut()[index].counters;
         match result {
             Ok(decision) => {
@@ -265,6 +415,141 @@ impl Kernel {
         }
     }
 
+    /// Sends a call to a process plugin and remembers what waits for it.
+    fn send(&mut self, index: usize, method: &str, params: Value, pending: impl FnOnce(usize) -> Pending) {
+        self.next_call += 1;
+        let call = self.next_call;
+        self.pending.insert(call, pending(index));
+        if let Some(remote) = &self.registry.slots()[index].remote {
+            remote.link.call(call, method, params);
+        }
+    }
+
+    /// Something happened on a process plugin's link.
+    pub fn on_remote(&mut self, plugin: &PluginId, event: RemoteEvent) {
+        let Some(index) = self.registry.index_of(plugin) else { return };
+        match event {
+            RemoteEvent::Reply { call, result } => self.on_reply(call, result),
+            RemoteEvent::Request { token, method, params } => self.serve_remote(index, token, &method, params),
+            RemoteEvent::Ready { info, generation, reloaded } => {
+                let version = info.version.clone();
+                let has_start = info.has_hook("on_start");
+                if let Some(remote) = self.registry.slots_mut()[index].remote.as_mut() {
+                    remote.info = Some(info);
+                }
+                if reloaded {
+                    let msg = format!("{plugin} reloaded: version {version} is running (process {generation})");
+                    self.services.event(EventKind::PluginState, Some(plugin), msg.clone(), json!({"reloaded": true}));
+                    self.services.notify(plugin, zepix_plugin::NotifyLevel::Info, &msg);
+                }
+                if has_start {
+                    self.send(index, "on_start", json!({}), |index| Pending::Hook { index });
+                }
+            }
+            RemoteEvent::Failed { reason } => self.record_failure(index, reason),
+        }
+    }
+
+    fn on_reply(&mut self, call: CallId, result: Result<Value, RpcError>) {
+        let Some(pending) = self.pending.remove(&call) else { return };
+        match pending {
+            Pending::Hook { index } => {
+                if let Err(e) = result {
+                    self.remote_error(index, &e);
+                }
+            }
+            Pending::Gate { mut flow, index } => {
+                let decision = match result {
+                    Ok(v) => zepix_plugin::serve::hook_decision(v).map_err(|m| {
+                        self.record_failure(index, format!("on_signal_received: {m}"));
+                    }),
+                    Err(e) => {
+                        self.remote_error(index, &e);
+                        Err(())
+                    }
+                };
+                if let Ok(decision) = decision
+                    && let Some(outcome) = self.apply_hook(index, decision, &mut flow.signal)
+                {
+                    self.finish(flow.record, outcome);
+                    return;
+                }
+                self.advance(flow);
+            }
+            Pending::Signal { flow, index } => {
+                if let Some(remote) = self.registry.slots_mut()[index].remote.as_mut() {
+                    remote.signals_in_flight.remove(&flow.signal.id);
+                }
+                let result = match result.map(zepix_plugin::serve::decision) {
+                    Ok(Ok(decision)) => {
+                        self.registry.slots_mut()[index].counters.consecutive_failures = 0;
+                        Ok(decision)
+                    }
+                    Ok(Err(message)) => {
+                        self.record_failure(index, message.clone());
+                        Err(CallError::Failed(message))
+                    }
+                    Err(e) => Err(self.remote_error(index, &e)),
+                };
+                let outcome = self.outcome_of(index, result);
+                self.finish(flow.record, outcome);
+            }
+        }
+    }
+
+    /// An error answer from a process plugin. The plugin's own failures count; a refusal by the
+    /// risk gate does not; a timeout or crash was already counted when its host reported it.
+    fn remote_error(&mut self, index: usize, e: &RpcError) -> CallError {
+        if let Some(risk) = e.risk_code() {
+            let code = serde_json::from_value::<RiskCode>(Value::from(risk));
+            if let Ok(code) = code {
+                return CallError::Denied(PluginError::Service(ServiceError {
+                    service: Service::Orders,
+                    code: ServiceErrorCode::RiskRejected(code),
+                    message: e.message.clone(),
+                }));
+            }
+        }
+        if !matches!(e.code, code::TIMEOUT | code::UNAVAILABLE) {
+            self.record_failure(index, e.message.clone());
+        }
+        CallError::Failed(e.message.clone())
+    }
+
+    fn serve_remote(&mut self, index: usize, token: RequestToken, method: &str, params: Value) {
+        let slot = &mut self.registry.slots_mut()[index];
+        let Some(remote) = slot.remote.as_ref() else { return };
+        let signal_id = zepix_plugin::serve::signal_of(&params)
+            .and_then(|s| remote.signals_in_flight.iter().find(|id| id.as_str() == s))
+            .cloned();
+        let mut ctx = Ctx::new(&slot.meta, &mut slot.metrics, &mut self.services, signal_id.as_ref());
+        let result = zepix_plugin::serve::serve(&mut ctx, method, params);
+        remote.link.respond(token, result);
+    }
+
+    /// Reloads a process plugin: its new code starts beside the old and takes over once
+    /// initialized; `done` hears the outcome.
+    ///
+    /// # Errors
+    /// Unknown plugin, or a plugin that is not a process plugin.
+    pub fn reload(
+        &mut self,
+        id: &PluginId,
+        done: Box<dyn FnOnce(Result<zepix_plugin::InitInfo, String>) + Send>,
+    ) -> Result<(), EngineError> {
+        let index = self.registry.index_of(id).ok_or_else(|| EngineError::UnknownPlugin(id.clone()))?;
+        let slot = &self.registry.slots()[index];
+        let Some(remote) = &slot.remote else {
+            return Err(EngineError::Refused(format!(
+                "{id} is a built-in plugin: it changes with a new engine build, not a reload"
+            )));
+        };
+        remote.link.reload(done);
+        let msg = format!("{id}: reload requested");
+        self.services.event(EventKind::PluginState, Some(id), msg, json!({"reload": "requested"}));
+        Ok(())
+    }
+
     fn apply_trend(&mut self, signal: &Signal) -> Outcome {
         let (Some(symbol), Some(timeframe)) = (signal.symbol.clone(), signal.timeframe) else {
             return Outcome::new(OutcomeStatus::Rejected, "invalid", "a trend signal needs a symbol and a timeframe");
@@ -274,35 +559,6 @@ impl Kernel {
         self.services.trends_mut().set(symbol.clone(), timeframe, trend, Some(at));
         self.services.record(StoreOp::Trend { symbol: symbol.clone(), timeframe, trend, at });
         Outcome::applied(format!("{symbol} {timeframe} trend {trend}"))
-    }
-
-    fn run_hooks(&mut self, mut signal: Signal) -> Result<Signal, Box<Outcome>> {
-        let mut order: Vec<usize> = (0..self.registry.slots().len())
-            .filter(|i| self.registry.slots()[*i].state == PluginState::Running)
-            .collect();
-        order.sort_by_key(|i| (self.registry.slots()[*i].meta.manifest.priority, *i));
-        for i in order {
-            let sid = signal.id.clone();
-            let seen = signal.clone();
-            let decision = match self.invoke(i, Some(&sid), |p, ctx| p.on_signal_received(&seen, ctx)) {
-                Ok(d) => d,
-                Err(_) => continue,
-            };
-            let id = self.registry.slots()[i].meta.id().clone();
-            match decision {
-                HookDecision::Pass => {}
-                HookDecision::Modify(changed) if changed.id == signal.id => signal = *changed,
-                HookDecision::Modify(_) => {
-                    self.record_failure(i, "on_signal_received changed the signal id; the change was ignored".into());
-                }
-                HookDecision::Reject(reason) => {
-                    return Err(Box::new(
-                        Outcome::new(OutcomeStatus::Rejected, "hook_rejected", reason).with_plugin(id),
-                    ));
-                }
-            }
-        }
-        Ok(signal)
     }
 
     fn dispatch_closes(&mut self, trades: &[Trade]) {
@@ -316,17 +572,33 @@ impl Kernel {
                 CloseReason::TakeProfit => self.call_hook(i, None, |p, ctx| p.on_tp_hit(trade, ctx)),
                 _ => {}
             }
+            let method = match trade.reason {
+                CloseReason::StopLoss => "on_sl_hit",
+                CloseReason::TakeProfit => "on_tp_hit",
+                _ => continue,
+            };
+            self.notify_remote(i, method, json!({"trade": trade}));
         }
     }
 
+    /// Calls a built-in plugin's hook. Failures are already counted by `invoke`; a hook's result
+    /// carries nothing else. Process plugins get the same hook through [`Self::notify_remote`].
     fn call_hook(
         &mut self,
         index: usize,
         signal_id: Option<&SignalId>,
         f: impl FnOnce(&mut dyn Plugin, &mut Ctx<'_>) -> PluginResult<()>,
     ) {
-        // Failures are already counted by `invoke`; a hook's result carries nothing else.
-        let _ = self.invoke(index, signal_id, f);
+        if self.registry.slots()[index].plugin.is_some() {
+            let _ = self.invoke(index, signal_id, f);
+        }
+    }
+
+    /// Sends a hook to a process plugin that implements it, without waiting for it.
+    fn notify_remote(&mut self, index: usize, method: &str, params: Value) {
+        if self.registry.slots()[index].remote.as_ref().is_some_and(|r| r.has_hook(method)) {
+            self.send(index, method, params, |index| Pending::Hook { index });
+        }
     }
 
     /// Calls a plugin with its context, catching errors and panics. Failures are counted; the
@@ -397,6 +669,9 @@ impl Kernel {
         if streak >= MAX_CONSECUTIVE_FAILURES && self.registry.slots()[index].state == PluginState::Running {
             let reason = format!("{streak} consecutive failures, last: {message}");
             if self.transition(index, LifecycleEvent::Fail, &reason).is_ok() {
+                if let Some(remote) = &self.registry.slots()[index].remote {
+                    remote.link.stop();
+                }
                 self.services.notify(&id, zepix_plugin::NotifyLevel::Error, &format!("plugin {id} disabled: {reason}"));
             }
         }
@@ -424,7 +699,7 @@ impl Kernel {
     pub fn set_enabled(&mut self, id: &PluginId, enabled: bool) -> Result<PluginStatus, EngineError> {
         let index = self.registry.index_of(id).ok_or_else(|| EngineError::UnknownPlugin(id.clone()))?;
         let slot = &self.registry.slots()[index];
-        if slot.plugin.is_none() {
+        if slot.plugin.is_none() && slot.remote.is_none() {
             let why = slot.last_error.as_ref().map_or_else(|| "not built".to_owned(), |e| e.message.clone());
             return Err(EngineError::NotRunnable(id.clone(), why));
         }
@@ -433,9 +708,23 @@ impl Kernel {
         } else {
             (LifecycleEvent::Disable, "disabled by operator")
         };
+        let was_failed = slot.state == PluginState::Failed;
         self.transition(index, event, why)?;
         if enabled {
             self.registry.slots_mut()[index].counters.consecutive_failures = 0;
+        }
+        if let Some(remote) = &self.registry.slots()[index].remote {
+            if was_failed {
+                // Its process was stopped when it failed: start it again.
+                let plugin = id.clone();
+                remote.link.reload(Box::new(move |r| {
+                    if let Err(e) = r {
+                        tracing::warn!(%plugin, "restart after enable failed: {e}");
+                    }
+                }));
+            }
+            let hook = if enabled { "on_plugin_enabled" } else { "on_plugin_disabled" };
+            self.notify_remote(index, hook, json!({}));
         }
         let at = self.services.now();
         self.services.record(StoreOp::PluginEnabled { plugin: id.clone(), enabled, at });

@@ -271,7 +271,7 @@ pub struct StoreSnapshot {
 }
 
 /// Store failures.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The database failed.
     #[error("store: {0}")]

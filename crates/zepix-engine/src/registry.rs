@@ -1,14 +1,16 @@
 //! The plugin registry: built-ins from one explicit table plus folders discovered under
 //! `plugins/`, each validated, built and tracked through its lifecycle.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use zepix_model::{PluginId, Symbol, Timeframe};
-use zepix_plugin::{BuildFn, BuiltinPlugin, Capability, Manifest, Plugin, Runtime, Service, Settings};
+use zepix_model::{PluginId, SignalId, Symbol, Timeframe};
+use zepix_plugin::{
+    BuildFn, BuiltinPlugin, Capability, InitInfo, Manifest, Plugin, RemoteLink, Runtime, Service, Settings,
+};
 
 use crate::config::{PluginConfig, PluginMode};
 use crate::lifecycle::PluginState;
@@ -81,14 +83,34 @@ pub struct LastError {
     pub message: String,
 }
 
+/// A process plugin's link and what it said about itself.
+pub struct Remote {
+    /// The host's handle.
+    pub link: Box<dyn RemoteLink>,
+    /// Its `initialize` answer, once it gave one.
+    pub info: Option<InitInfo>,
+    /// Signals sent to it and not yet answered (orders it places may name them).
+    pub signals_in_flight: HashSet<SignalId>,
+}
+
+impl Remote {
+    /// Whether the running process implements an optional method.
+    #[must_use]
+    pub fn has_hook(&self, name: &str) -> bool {
+        self.info.as_ref().is_some_and(|i| i.has_hook(name))
+    }
+}
+
 /// One plugin in the registry.
 pub struct PluginSlot {
     /// Static facts.
     pub meta: PluginMeta,
     /// Lifecycle state.
     pub state: PluginState,
-    /// The plugin, once built. `None` for runtimes this engine cannot run yet.
+    /// The plugin, once built (built-in plugins).
     pub plugin: Option<Box<dyn Plugin>>,
+    /// The process, once attached (`python` and `process` plugins).
+    pub remote: Option<Remote>,
     /// Per-service call statistics.
     pub metrics: ServiceMetrics,
     /// Signal counters.
@@ -134,6 +156,9 @@ pub struct PluginStatus {
     pub services: BTreeMap<Service, CallStatsView>,
     /// The plugin's own status.
     pub details: Value,
+    /// For process plugins: the sandbox (`full` or `partial: …`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<String>,
 }
 
 impl PluginSlot {
@@ -155,7 +180,12 @@ impl PluginSlot {
             counters: self.counters,
             last_error: self.last_error.clone(),
             services: self.metrics.views(),
-            details: self.plugin.as_ref().map_or(Value::Null, |p| p.status()),
+            details: match (&self.plugin, &self.remote) {
+                (Some(p), _) => p.status(),
+                (None, Some(r)) => serde_json::to_value(&r.info).unwrap_or_default(),
+                (None, None) => Value::Null,
+            },
+            sandbox: self.remote.as_ref().map(|r| r.link.sandbox()),
         }
     }
 }
@@ -308,6 +338,7 @@ impl Registry {
             meta,
             state: PluginState::Discovered,
             plugin: None,
+            remote: None,
             metrics: ServiceMetrics::default(),
             counters: Counters::default(),
             last_error: None,
@@ -330,7 +361,7 @@ impl Registry {
                 slot.last_error = Some(LastError {
                     at: DateTime::UNIX_EPOCH,
                     message: format!(
-                        "runtime `{}` is validated but not run by this engine version yet",
+                        "runtime `{}`: validated; the plugin host has not started it",
                         serde_json::to_value(runtime)
                             .ok()
                             .and_then(|v| v.as_str().map(str::to_owned))
@@ -364,6 +395,16 @@ impl Registry {
     /// Every slot, mutable.
     pub fn slots_mut(&mut self) -> &mut [PluginSlot] {
         &mut self.slots
+    }
+
+    /// Attaches a process plugin's link to its slot; the slot is then loaded like a built plugin.
+    pub fn attach(&mut self, index: usize, link: Box<dyn RemoteLink>) {
+        let slot = &mut self.slots[index];
+        slot.remote = Some(Remote { link, info: None, signals_in_flight: HashSet::new() });
+        slot.last_error = None;
+        if slot.state == PluginState::Discovered {
+            slot.state = PluginState::Loaded;
+        }
     }
 
     /// Adds a slot built elsewhere (tests, future runtimes).

@@ -12,6 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 use zepix_model::{Clock, PluginId, PositionId, Signal, SignalId, SignalSource, Trade};
+use zepix_plugin::{InitInfo, RemoteEvent};
 
 use crate::error::EngineError;
 use crate::kernel::{EngineStatus, Kernel};
@@ -37,6 +38,10 @@ pub enum Command {
     SetTradingState(TradingState, Reply<()>),
     /// Close a position (operator).
     ClosePosition(PositionId, Reply<Result<Trade, EngineError>>),
+    /// Something happened on a process plugin's link.
+    Remote(PluginId, RemoteEvent),
+    /// Reload a process plugin; the answer comes once the new version runs (or failed to).
+    Reload(PluginId, Reply<Result<InitInfo, EngineError>>),
     /// Answer once everything queued before is processed and committed.
     Drain(Reply<Result<(), StoreError>>),
     /// Stop the plugins, commit everything, end the thread.
@@ -55,25 +60,26 @@ pub fn spawn_kernel(
     mut kernel: Kernel,
     store: Arc<dyn Store>,
     commands: Receiver<Command>,
-    mut on_tick: Box<dyn FnMut() + Send>,
+    mut on_tick: Box<dyn FnMut(&Kernel) + Send>,
 ) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name("zepix-kernel".into())
         .spawn(move || {
+            let mut drains = Vec::new();
             loop {
                 let first = match commands.recv_timeout(TICK) {
                     Ok(cmd) => cmd,
                     Err(RecvTimeoutError::Timeout) => {
                         kernel.tick();
                         store.submit(kernel.take_ops());
-                        on_tick();
+                        on_tick(&kernel);
                         continue;
                     }
                     Err(RecvTimeoutError::Disconnected) => break,
                 };
                 let mut next = Some(first);
                 while let Some(cmd) = next.take() {
-                    if !handle(&mut kernel, store.as_ref(), cmd) {
+                    if !handle(&mut kernel, store.as_ref(), cmd, &mut drains) {
                         store.submit(kernel.take_ops());
                         return;
                     }
@@ -81,6 +87,12 @@ pub fn spawn_kernel(
                     // A burst of inputs becomes one batch of store ops.
                     if next.is_none() || kernel.pending_ops() >= MAX_OPS_PER_SUBMIT {
                         store.submit(kernel.take_ops());
+                    }
+                }
+                if !drains.is_empty() && kernel.signals_pending() == 0 {
+                    let flushed = store.flush();
+                    for reply in drains.drain(..) {
+                        let _ = reply.send(flushed.clone());
                     }
                 }
             }
@@ -93,8 +105,14 @@ pub fn spawn_kernel(
         .unwrap_or_else(|e| panic!("cannot start the kernel thread: {e}"))
 }
 
-/// Handles one command; false means stop.
-fn handle(kernel: &mut Kernel, store: &dyn Store, cmd: Command) -> bool {
+/// Handles one command; false means stop. A drain waits in `drains` while signals wait for
+/// process plugins.
+fn handle(
+    kernel: &mut Kernel,
+    store: &dyn Store,
+    cmd: Command,
+    drains: &mut Vec<Reply<Result<(), StoreError>>>,
+) -> bool {
     match cmd {
         Command::Signals(records) => {
             for record in records {
@@ -117,9 +135,29 @@ fn handle(kernel: &mut Kernel, store: &dyn Store, cmd: Command) -> bool {
         Command::ClosePosition(id, reply) => {
             let _ = reply.send(kernel.close_position(id));
         }
+        Command::Remote(plugin, event) => kernel.on_remote(&plugin, event),
+        Command::Reload(id, reply) => {
+            let (tx, rx) = std::sync::mpsc::channel();
+            match kernel.reload(&id, Box::new(move |r| drop(tx.send(r)))) {
+                // The answer comes from the host's thread; waiting for it here would stall the kernel.
+                Ok(()) => {
+                    std::thread::spawn(move || {
+                        let result = rx.recv().unwrap_or_else(|_| Err("the plugin host stopped".into()));
+                        let _ = reply.send(result.map_err(|e| EngineError::Refused(format!("reload failed: {e}"))));
+                    });
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                }
+            }
+        }
         Command::Drain(reply) => {
-            store.submit(kernel.take_ops());
-            let _ = reply.send(store.flush());
+            if kernel.signals_pending() == 0 {
+                store.submit(kernel.take_ops());
+                let _ = reply.send(store.flush());
+            } else {
+                drains.push(reply);
+            }
         }
         Command::Shutdown(reply) => {
             kernel.stop();
@@ -274,6 +312,15 @@ impl EngineHandle {
     /// Unknown position, no price, or the engine has stopped.
     pub async fn close_position(&self, id: PositionId) -> Result<Trade, EngineError> {
         self.ask(|r| Command::ClosePosition(id, r)).await?
+    }
+
+    /// Reloads a process plugin without stopping the engine; answers once the new version runs.
+    ///
+    /// # Errors
+    /// Unknown or built-in plugin, a new version that failed to start (the old one keeps
+    /// running), or the engine has stopped.
+    pub async fn reload(&self, id: PluginId) -> Result<InitInfo, EngineError> {
+        self.ask(|r| Command::Reload(id, r)).await?
     }
 
     /// Waits until every signal accepted so far is processed and committed.

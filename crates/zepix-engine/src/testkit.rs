@@ -432,6 +432,7 @@ pub fn slot(manifest: Manifest, plugin: Box<dyn Plugin>) -> PluginSlot {
         },
         state: crate::lifecycle::PluginState::Loaded,
         plugin: Some(plugin),
+        remote: None,
         metrics: ServiceMetrics::default(),
         counters: Counters::default(),
         last_error: None,
@@ -488,7 +489,7 @@ impl TestEngine {
             let _ = sink_tx.send(Command::Signals(records));
         })));
         let store_dyn: Arc<dyn Store> = store.clone();
-        let thread = spawn_kernel(kernel, store_dyn.clone(), rx, Box::new(|| {}));
+        let thread = spawn_kernel(kernel, store_dyn.clone(), rx, Box::new(|_| {}));
         let handle = EngineHandle::new(tx, inbox, store_dyn, clock, metrics);
         Self { handle, store, thread }
     }

@@ -11,6 +11,7 @@ pub mod api;
 pub mod capability;
 pub mod manifest;
 pub mod remote;
+pub mod serve;
 pub mod settings;
 
 pub use api::{

@@ -272,7 +272,9 @@ mod tests {
         assert!(matches!(req, Ok(Message::Request { id: Some(_), ref method, .. }) if method == "orders.place"));
         let note = Message::parse(br#"{"jsonrpc":"2.0","method":"log"}"#);
         assert!(matches!(note, Ok(Message::Request { id: None, .. })));
-        let err = Message::parse(br#"{"jsonrpc":"2.0","id":1,"error":{"code":-32003,"message":"no","data":{"code":"daily_loss_limit"}}}"#);
+        let err = Message::parse(
+            br#"{"jsonrpc":"2.0","id":1,"error":{"code":-32003,"message":"no","data":{"code":"daily_loss_limit"}}}"#,
+        );
         let Ok(Message::Response { result: Err(e), .. }) = err else { panic!("not an error response: {err:?}") };
         assert_eq!(e.risk_code(), Some("daily_loss_limit"));
 

@@ -43,7 +43,7 @@ impl Day {
         let signal = parse_alert(alert.to_string().as_bytes(), self.clock.now()).unwrap().signal;
         let record =
             InboxRecord { seq: self.seq, source: SignalSource::Webhook, received_at: self.clock.now(), signal };
-        let outcome = self.kernel.process(record);
+        let outcome = self.kernel.process(record).expect("built-in plugins decide at once");
         self.store.submit(self.kernel.take_ops());
         outcome
     }
