@@ -163,7 +163,12 @@ struct Supervisor {
     starting: Option<Starting>,
     next_rpc: u64,
     flights: HashMap<u64, Flight>,
-    deadlines: VecDeque<(Instant, u64)>,
+    /// Calls in the order sent, with when they were sent. A process handles its calls one at a
+    /// time, so only the oldest is timed: from when it was sent or the process last answered,
+    /// whichever is later (time spent queued behind a slow call is not the call's own).
+    sent: VecDeque<(Instant, u64)>,
+    /// When each process last answered.
+    progress: HashMap<u64, Instant>,
     queue: VecDeque<(CallId, String, Value)>,
     failures_in_row: usize,
     restart_at: Option<Instant>,
@@ -185,7 +190,8 @@ impl Supervisor {
             starting: None,
             next_rpc: 0,
             flights: HashMap::new(),
-            deadlines: VecDeque::new(),
+            sent: VecDeque::new(),
+            progress: HashMap::new(),
             queue: VecDeque::new(),
             failures_in_row: 0,
             restart_at: None,
@@ -198,7 +204,7 @@ impl Supervisor {
     async fn run(mut self, mut ctl: mpsc::UnboundedReceiver<Ctl>) {
         self.start_process(None);
         loop {
-            let deadline = self.next_deadline();
+            let deadline = self.next_deadline().map(|(at, _)| at);
             let wake = self.restart_at.into_iter().chain(deadline).chain(self.health_due()).min();
             tokio::select! {
                 command = ctl.recv() => match command {
@@ -253,13 +259,16 @@ impl Supervisor {
 
     fn rpc(&mut self, generation: u64, purpose: Purpose, method: &str) -> u64 {
         self.next_rpc += 1;
-        let timeout = match purpose {
+        self.flights.insert(self.next_rpc, Flight { generation, purpose, method: method.to_owned() });
+        self.sent.push_back((Instant::now(), self.next_rpc));
+        self.next_rpc
+    }
+
+    fn timeout(&self, purpose: Purpose) -> Duration {
+        match purpose {
             Purpose::Init => self.spec.call_timeout.max(MIN_INIT_TIMEOUT),
             _ => self.spec.call_timeout,
-        };
-        self.flights.insert(self.next_rpc, Flight { generation, purpose, method: method.to_owned() });
-        self.deadlines.push_back((Instant::now() + timeout, self.next_rpc));
-        self.next_rpc
+        }
     }
 
     fn send_call(&mut self, call: CallId, method: String, params: Value) {
@@ -351,6 +360,7 @@ impl Supervisor {
             return;
         };
         self.last_activity = Instant::now();
+        self.progress.insert(generation, self.last_activity);
         match flight.purpose {
             Purpose::Call(call) => {
                 if result.is_ok() {
@@ -448,8 +458,9 @@ impl Supervisor {
             process.kill();
         }
         let failed: Vec<(u64, Flight)> = {
-            let ids: Vec<u64> =
+            let mut ids: Vec<u64> =
                 self.flights.iter().filter(|(_, f)| f.generation == generation).map(|(id, _)| *id).collect();
+            ids.sort_unstable();
             ids.into_iter().filter_map(|id| self.flights.remove(&id).map(|f| (id, f))).collect()
         };
         for (id, flight) in failed {
@@ -471,12 +482,14 @@ impl Supervisor {
         }
     }
 
-    fn next_deadline(&mut self) -> Option<Instant> {
-        while let Some((at, id)) = self.deadlines.front().copied() {
-            if self.flights.contains_key(&id) {
-                return Some(at);
+    /// The oldest call's deadline, and the call.
+    fn next_deadline(&mut self) -> Option<(Instant, u64)> {
+        while let Some((sent, id)) = self.sent.front().copied() {
+            if let Some(flight) = self.flights.get(&id) {
+                let since = self.progress.get(&flight.generation).map_or(sent, |p| sent.max(*p));
+                return Some((since + self.timeout(flight.purpose), id));
             }
-            self.deadlines.pop_front();
+            self.sent.pop_front();
         }
         None
     }
@@ -493,21 +506,13 @@ impl Supervisor {
             self.restart_at = None;
             self.start_process(None);
         }
-        while let Some(at) = self.next_deadline() {
+        while let Some((at, id)) = self.next_deadline() {
             if at > now {
                 break;
             }
-            let Some((_, id)) = self.deadlines.pop_front() else { break };
-            let Some(flight) = self.flights.get(&id) else { continue };
-            let reason = format!(
-                "call `{}` timed out after {} ms",
-                flight.method,
-                if flight.purpose == Purpose::Init {
-                    self.spec.call_timeout.max(MIN_INIT_TIMEOUT).as_millis()
-                } else {
-                    self.spec.call_timeout.as_millis()
-                }
-            );
+            let Some(flight) = self.flights.get(&id) else { break };
+            let reason =
+                format!("call `{}` timed out after {} ms", flight.method, self.timeout(flight.purpose).as_millis());
             let generation = flight.generation;
             self.process_ended(generation, reason, Some(id));
         }
@@ -527,12 +532,15 @@ impl Supervisor {
         self.dormant = true;
         self.restart_at = None;
         let error = || RpcError::new(code::UNAVAILABLE, why);
-        for (_, flight) in self.flights.drain() {
+        let mut flights: Vec<(u64, Flight)> = self.flights.drain().collect();
+        flights.sort_unstable_by_key(|(id, _)| *id);
+        for (_, flight) in flights {
             if let Purpose::Call(call) = flight.purpose {
                 (self.sink)(RemoteEvent::Reply { call, result: Err(error()) });
             }
         }
-        self.deadlines.clear();
+        self.sent.clear();
+        self.progress.clear();
         for (call, ..) in self.queue.drain(..) {
             (self.sink)(RemoteEvent::Reply { call, result: Err(error()) });
         }
