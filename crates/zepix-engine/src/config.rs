@@ -79,11 +79,25 @@ pub struct PluginSystemConfig {
     pub plugin_dir: PathBuf,
     /// Scan it at start.
     pub auto_discover: bool,
+    /// The Python interpreter for `runtime = "python"` plugins.
+    pub python: PathBuf,
+    /// Refuse to start a process plugin when this kernel cannot give it the full sandbox
+    /// (Landlock and seccomp); otherwise it runs with a loud warning and `sandbox: partial`.
+    pub require_full_sandbox: bool,
+    /// Reload a process plugin when a file in its folder changes (opt-in).
+    pub watch: bool,
 }
 
 impl Default for PluginSystemConfig {
     fn default() -> Self {
-        Self { enabled: true, plugin_dir: PathBuf::from("plugins"), auto_discover: true }
+        Self {
+            enabled: true,
+            plugin_dir: PathBuf::from("plugins"),
+            auto_discover: true,
+            python: PathBuf::from("python3"),
+            require_full_sandbox: false,
+            watch: false,
+        }
     }
 }
 

@@ -784,3 +784,6 @@ impl Kernel {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod remote_tests;

@@ -94,6 +94,7 @@ pub async fn index() -> Json<Value> {
             {"method": "GET", "path": "/api/plugins/{id}", "about": "one plugin's status"},
             {"method": "POST", "path": "/api/plugins/{id}/enable", "about": "enable a plugin"},
             {"method": "POST", "path": "/api/plugins/{id}/disable", "about": "disable a plugin"},
+            {"method": "POST", "path": "/api/plugins/{id}/reload", "about": "hot-reload a process plugin"},
             {"method": "GET", "path": "/api/signals?limit=N", "about": "recent processed signals"},
             {"method": "GET", "path": "/api/signals/{id}", "about": "one signal and its outcome"},
             {"method": "GET", "path": "/api/orders?limit=N", "about": "recent orders"},
@@ -166,6 +167,18 @@ pub async fn enable(State(state): State<AppState>, PathParam(id): PathParam) -> 
 /// 400 for a malformed id, 404 for an unknown one, 409 when the lifecycle refuses.
 pub async fn disable(State(state): State<AppState>, PathParam(id): PathParam) -> ApiResult {
     set_enabled(&state, &id, false).await
+}
+
+/// `POST /api/plugins/{id}/reload`: starts the plugin's current code beside the running version
+/// and switches once it is initialized; answers with what the new version said about itself.
+///
+/// # Errors
+/// 400 for a malformed id, 404 for an unknown one, 409 for a built-in plugin or a new version that
+/// failed to start (the old one keeps running; the message says why).
+pub async fn reload(State(state): State<AppState>, PathParam(id): PathParam) -> ApiResult {
+    let id = plugin_id(&id)?;
+    let info = state.handle.reload(id.clone()).await?;
+    Ok(Json(serde_json::json!({"plugin": id, "reloaded": true, "running": info})))
 }
 
 /// `GET /api/signals?limit=N`: recent processed signals with their outcomes, newest first.

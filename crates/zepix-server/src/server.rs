@@ -25,6 +25,7 @@ pub fn router(state: AppState) -> Router {
         .route("/plugins/{id}", get(api::plugin))
         .route("/plugins/{id}/enable", post(api::enable))
         .route("/plugins/{id}/disable", post(api::disable))
+        .route("/plugins/{id}/reload", post(api::reload))
         .route("/signals", get(api::signals))
         .route("/signals/{id}", get(api::signal))
         .route("/orders", get(api::orders))
