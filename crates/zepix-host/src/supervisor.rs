@@ -172,6 +172,7 @@ struct Supervisor {
     queue: VecDeque<(CallId, String, Value)>,
     failures_in_row: usize,
     restart_at: Option<Instant>,
+    reloads_waiting: Vec<ReloadDone>,
     dormant: bool,
     last_activity: Instant,
     bucket: Bucket,
@@ -195,6 +196,7 @@ impl Supervisor {
             queue: VecDeque::new(),
             failures_in_row: 0,
             restart_at: None,
+            reloads_waiting: Vec::new(),
             dormant: false,
             last_activity: Instant::now(),
             bucket: Bucket { tokens: RATE_BURST, at: Instant::now() },
@@ -245,7 +247,9 @@ impl Supervisor {
             }
             Ctl::Reload(done) => {
                 if self.starting.is_some() {
-                    done(Err("a start or reload of this plugin is already in progress".into()));
+                    // After the start in progress: a reload asked for now wants the code as it
+                    // is now, which that start may have read before it changed.
+                    self.reloads_waiting.push(done);
                 } else {
                     // Not running (stopped, or backing off after a failure): a reload starts it now.
                     self.dormant = false;
@@ -309,6 +313,21 @@ impl Supervisor {
             }
             None => self.failed(reason),
         }
+        self.next_reload();
+    }
+
+    /// Starts the reloads that waited for a start in progress, as one.
+    fn next_reload(&mut self) {
+        if self.starting.is_some() || self.dormant || self.reloads_waiting.is_empty() {
+            return;
+        }
+        let waiting = std::mem::take(&mut self.reloads_waiting);
+        self.restart_at = None;
+        self.start_process(Some(Box::new(move |result: Result<InitInfo, String>| {
+            for done in waiting {
+                done(result.clone());
+            }
+        })));
     }
 
     /// Counts a failure and schedules a restart.
@@ -439,6 +458,7 @@ impl Supervisor {
         for (call, method, params) in std::mem::take(&mut self.queue) {
             self.send_call(call, method, params);
         }
+        self.next_reload();
     }
 
     /// A process ended or broke the protocol: its calls fail; the current one counts a failure.
@@ -549,6 +569,9 @@ impl Supervisor {
                 done(Err(why.to_owned()));
             }
             retire(s.process);
+        }
+        for done in self.reloads_waiting.drain(..) {
+            done(Err(why.to_owned()));
         }
         if let Some((_, process)) = self.current.take() {
             retire(process);
