@@ -344,9 +344,17 @@ pub fn plugin_list(config: Option<PathBuf>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `zepix plugin validate PATH`.
-pub fn plugin_validate(path: &Path) -> Result<ExitCode> {
+/// How long `plugin validate` waits for a plugin to answer `initialize`.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long `plugin test` waits for the plugin to decide every signal.
+const PLUGIN_TEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// `zepix plugin validate PATH`: the manifest, the settings and the files, then for `python` and
+/// `process` plugins a handshake dry run: the plugin is started in its sandbox, initialized with
+/// a temporary data folder, and stopped.
+pub async fn plugin_validate(config: Option<PathBuf>, path: &Path) -> Result<ExitCode> {
     let mut problems: Vec<String> = Vec::new();
+    let mut checked = None;
     match Manifest::load(path) {
         Err(errors) => problems.extend(errors.iter().map(ToString::to_string)),
         Ok(manifest) => {
@@ -354,61 +362,472 @@ pub fn plugin_validate(path: &Path) -> Result<ExitCode> {
             problems.extend(
                 discover_problems.into_iter().filter(|p| Path::new(&p.origin) == path).flat_map(|p| p.messages),
             );
-            let settings = found.into_iter().find(|f| f.dir == path).map(|f| f.settings).unwrap_or_default();
-            if let Err(errors) = Settings::validate(&manifest.settings_schema, &settings) {
-                let file = path.join("config.toml");
-                problems.extend(errors.iter().map(|e| format!("{}: {e}", file.display())));
-            }
+            let given = found.into_iter().find(|f| f.dir == path).map(|f| f.settings).unwrap_or_default();
+            let settings = match Settings::validate(&manifest.settings_schema, &given) {
+                Ok(settings) => settings,
+                Err(errors) => {
+                    let file = path.join("config.toml");
+                    problems.extend(errors.iter().map(|e| format!("{}: {e}", file.display())));
+                    Settings::default()
+                }
+            };
+            let manifest_file = path.join("plugin.toml");
             match manifest.runtime {
                 Runtime::Python => {
                     let entry = path.join(manifest.entry.as_deref().unwrap_or("plugin.py"));
                     if !entry.is_file() {
-                        problems.push(format!("{}: `entry`: {} does not exist", path.join("plugin.toml").display(), entry.display()));
+                        problems.push(format!(
+                            "{}: `entry`: {} does not exist",
+                            manifest_file.display(),
+                            entry.display()
+                        ));
                     }
                 }
                 Runtime::Process => {
                     if let Some(cmd) = manifest.command.as_ref().and_then(|c| c.first()) {
                         let exe = path.join(cmd);
                         if cmd.contains('/') && !exe.is_file() {
-                            problems.push(format!("{}: `command`: {} does not exist", path.join("plugin.toml").display(), exe.display()));
+                            if path.join("Cargo.toml").is_file() {
+                                problems.push(format!(
+                                    "{}: `command`: {} is not built yet: run `cargo build --release` in {}",
+                                    manifest_file.display(),
+                                    exe.display(),
+                                    path.display()
+                                ));
+                            } else {
+                                problems.push(format!(
+                                    "{}: `command`: {} does not exist",
+                                    manifest_file.display(),
+                                    exe.display()
+                                ));
+                            }
                         }
                     }
                 }
                 Runtime::Builtin => problems.push(format!(
                     "{}: `runtime`: \"builtin\" is only for plugins compiled into the engine; use \"python\" or \"process\"",
-                    path.join("plugin.toml").display()
+                    manifest_file.display()
                 )),
             }
-            if problems.is_empty() {
-                println!(
-                    "ok: {} {} (runtime {}, strategy {}, {} capabilities)",
-                    manifest.id,
-                    manifest.version,
-                    serde_json::to_value(manifest.runtime)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default(),
-                    manifest.strategy.as_deref().unwrap_or("-"),
-                    manifest.capabilities.len()
-                );
-                return Ok(ExitCode::SUCCESS);
+            checked = Some((manifest, settings));
+        }
+    }
+    let Some((manifest, settings)) = checked.filter(|_| problems.is_empty()) else {
+        for p in &problems {
+            println!("error: {p}");
+        }
+        return Ok(ExitCode::FAILURE);
+    };
+    // Only a plugin that passed every static check is started.
+    let config = load_config(config).unwrap_or_else(|e| {
+        eprintln!("warning: {e:#}\nwarning: the handshake uses the default [plugin_system] settings");
+        Config::default()
+    });
+    let handshake = match plugin_handshake(&config, path, &manifest, &settings).await {
+        Ok(handshake) => handshake,
+        Err(reason) => {
+            println!("error: {}: handshake failed: {reason}", path.display());
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    println!(
+        "ok: {} {} (runtime {}, strategy {}, {} capabilities)",
+        manifest.id,
+        manifest.version,
+        json_text(&manifest.runtime),
+        manifest.strategy.as_deref().unwrap_or("-"),
+        manifest.capabilities.len()
+    );
+    let info = &handshake.info;
+    let roles: Vec<String> = info.roles.iter().map(json_text).collect();
+    let list = |items: &[String]| if items.is_empty() { "none".to_owned() } else { items.join(", ") };
+    // On stderr: stdout keeps the one `ok:` line scripts read.
+    eprintln!(
+        "handshake: \"{}\" {} answered initialize in {} ms (protocol {})\n  roles: {}\n  hooks: {}\n  sandbox: {}",
+        info.name,
+        info.version,
+        handshake.elapsed.as_millis(),
+        info.protocol,
+        list(&roles),
+        list(&info.hooks),
+        handshake.sandbox
+    );
+    if info.version != manifest.version {
+        eprintln!("warning: the plugin says version {}, its plugin.toml says {}", info.version, manifest.version);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What a plugin said at a handshake dry run.
+struct Handshake {
+    info: zepix_plugin::InitInfo,
+    sandbox: String,
+    elapsed: Duration,
+}
+
+/// Starts the plugin as the engine would (sandbox, supervisor), waits for its answer to
+/// `initialize` and stops it.
+async fn plugin_handshake(
+    config: &Config,
+    dir: &Path,
+    manifest: &Manifest,
+    settings: &Settings,
+) -> Result<Handshake, String> {
+    use zepix_plugin::{RemoteEvent, RemoteLink};
+    let data = tempfile::tempdir().map_err(|e| format!("cannot create a temporary data folder: {e}"))?;
+    let host = crate::host::host_config(&config.plugin_system, data.path(), None).map_err(|e| format!("{e:#}"))?;
+    let spec = zepix_host::launch::plugin_spec(&host, dir, manifest, settings.as_map())?;
+    let sandbox = spec.sandbox.clone();
+    let (tx, mut events) = tokio::sync::mpsc::unbounded_channel::<RemoteEvent>();
+    let started = std::time::Instant::now();
+    let link = zepix_host::ProcessLink::start(
+        &tokio::runtime::Handle::current(),
+        spec,
+        Arc::new(move |event| {
+            // Nobody listens once the dry run is over.
+            let _ = tx.send(event);
+        }),
+    );
+    let answer = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
+        while let Some(event) = events.recv().await {
+            match event {
+                RemoteEvent::Ready { info, .. } => return Ok(info),
+                RemoteEvent::Failed { reason } => return Err(reason),
+                RemoteEvent::Reply { .. } | RemoteEvent::Request { .. } => {}
+            }
+        }
+        Err("the plugin host stopped".to_owned())
+    })
+    .await
+    .unwrap_or_else(|_| Err(format!("no answer to `initialize` within {} s", HANDSHAKE_TIMEOUT.as_secs())));
+    let elapsed = started.elapsed();
+    link.stop();
+    drop(link);
+    // The supervisor has sent `shutdown` and ended once it drops its sink.
+    let _ = tokio::time::timeout(Duration::from_secs(3), async { while events.recv().await.is_some() {} }).await;
+    answer.map(|info| Handshake { info, sandbox, elapsed })
+}
+
+/// A serde enum's name (`python`, `logic`).
+fn json_text<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// `zepix plugin new NAME [--lang python|rust] [--template logic|strategy] [--dir DIR]`.
+pub fn plugin_new(
+    config: Option<PathBuf>,
+    name: &str,
+    lang: crate::scaffold::Lang,
+    template: crate::scaffold::Template,
+    dir: Option<PathBuf>,
+) -> Result<ExitCode> {
+    use crate::scaffold::{Lang, Template};
+    let parent = match dir {
+        Some(dir) => dir,
+        None => load_config(config)?.plugin_system.plugin_dir,
+    };
+    let created = crate::scaffold::create_from(&parent, name, lang, template)?;
+    let shown = created.display();
+    let what = match (lang, template) {
+        (Lang::Python, Template::Logic) => "Python logic plugin",
+        (Lang::Python, Template::Strategy) => "Python strategy plugin",
+        (Lang::Rust, _) => "Rust process plugin",
+    };
+    println!("created {shown} ({what})");
+    match lang {
+        Lang::Python => {
+            println!("next: edit plugin.py and plugin.toml, then `zepix plugin validate {shown}`");
+            println!("      its test: `python3 -m unittest discover -s {shown}` (see README.md)");
+        }
+        Lang::Rust => {
+            println!("next: `cd {shown} && cargo build --release && cargo test`");
+            println!("      then `zepix plugin validate {shown}`");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `zepix plugin package PATH [--out FILE]`.
+pub fn plugin_package(path: &Path, out: Option<PathBuf>) -> Result<ExitCode> {
+    let packaged = crate::package::package(path, out.as_deref())?;
+    println!(
+        "packaged {} {}: {} files, {} bytes, each with its SHA-256 in {}",
+        packaged.id,
+        packaged.version,
+        packaged.files,
+        packaged.bytes,
+        crate::package::MANIFEST_FILE
+    );
+    println!("wrote {}", packaged.file.display());
+    println!("install it with `zepix plugin install {}`", packaged.file.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `zepix plugin install FILE [--dir DIR] [--force]`.
+pub fn plugin_install(config: Option<PathBuf>, file: &Path, dir: Option<PathBuf>, force: bool) -> Result<ExitCode> {
+    let dir = match dir {
+        Some(dir) => dir,
+        None => load_config(config)?.plugin_system.plugin_dir,
+    };
+    let installed = crate::package::install(file, &dir, force)?;
+    println!(
+        "installed {} {} in {} ({} files, every SHA-256 verified{})",
+        installed.id,
+        installed.version,
+        installed.dir.display(),
+        installed.files,
+        if installed.replaced { "; the previous folder was replaced" } else { "" }
+    );
+    if installed.dir.join("Cargo.toml").is_file() {
+        println!("next: `cd {} && cargo build --release`, then `zepix plugin validate`", installed.dir.display());
+    } else {
+        println!("next: `zepix plugin validate {}`", installed.dir.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads a signals file: JSON lines (one alert per line; blank lines and lines starting with `#`
+/// are skipped) or one JSON array of alerts. Every bad alert is listed, by line (or by position in
+/// the array).
+fn read_test_signals(file: &Path) -> Result<Vec<zepix_model::Signal>> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let now = zepix_model::Clock::now(&LiveClock);
+    let mut alerts: Vec<(String, Value)> = Vec::new();
+    let mut errors = Vec::new();
+    if text.trim_start().starts_with('[') {
+        let items: Vec<Value> = serde_json::from_str(&text).map_err(|e| {
+            anyhow::anyhow!("{}: line {}: not a JSON array of alerts: {e}; nothing was run", file.display(), e.line())
+        })?;
+        alerts.extend(items.into_iter().enumerate().map(|(i, v)| (format!("alert #{} of the array", i + 1), v)));
+    } else {
+        for (n, line) in text.lines().enumerate() {
+            let trimmed = line.trim();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            match serde_json::from_str::<Value>(trimmed) {
+                Ok(value) => alerts.push((format!("line {}", n + 1), value)),
+                Err(e) => errors.push(format!("line {}: not JSON: {e}", n + 1)),
             }
         }
     }
-    for p in &problems {
-        println!("error: {p}");
+    let mut signals = Vec::new();
+    for (place, value) in alerts {
+        if !value.is_object() {
+            errors.push(format!("{place}: an alert is a JSON object {{…}}"));
+            continue;
+        }
+        match zepix_model::signal::parse_alert(value.to_string().as_bytes(), now) {
+            Ok(parsed) => signals.push(parsed.signal),
+            Err(e) => errors.push(format!("{place}: {e}")),
+        }
     }
-    Ok(ExitCode::FAILURE)
+    if !errors.is_empty() {
+        bail!("{}: {} bad alert(s); nothing was run:\n  {}", file.display(), errors.len(), errors.join("\n  "));
+    }
+    if signals.is_empty() {
+        bail!("{}: no alerts (one JSON object per line, or a JSON array)", file.display());
+    }
+    Ok(signals)
 }
 
-/// `zepix plugin new NAME`.
-pub fn plugin_new(config: Option<PathBuf>, name: &str, dir: Option<PathBuf>) -> Result<ExitCode> {
-    let config = load_config(config)?;
-    let parent = dir.unwrap_or(config.plugin_system.plugin_dir);
-    let created = crate::scaffold::create(&parent, name)?;
-    println!("created {}", created.display());
-    println!("next: edit plugin.py and plugin.toml, then `zepix plugin validate {}`", created.display());
+/// `zepix plugin test ID --signals FILE`: runs one plugin (an id, or a plugin folder) against
+/// recorded alerts, in an engine of its own on the paper venue with a temporary data folder, and
+/// prints what became of each alert.
+pub async fn plugin_test(config: Option<PathBuf>, plugin: &str, signals_file: &Path) -> Result<ExitCode> {
+    use zepix_engine::registry::PluginSource;
+    let signals = read_test_signals(signals_file)?;
+    let mut config = load_config(config)?;
+    let tmp = tempfile::tempdir().context("creating a temporary data folder")?;
+    let given = Path::new(plugin);
+    let (id, folder) = if given.join("plugin.toml").is_file() {
+        let manifest = Manifest::load(given).map_err(|errors| {
+            let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            anyhow::anyhow!("the plugin does not validate:\n  {}", shown.join("\n  "))
+        })?;
+        (manifest.id, Some(given.to_path_buf()))
+    } else {
+        let id = zepix_model::PluginId::new(plugin).map_err(|e| anyhow::anyhow!("{e} (or give a plugin folder)"))?;
+        let (registry, _) = app::build_registry(&config, &[]);
+        let slot = registry.get(&id).with_context(|| {
+            format!(
+                "no plugin `{id}` in {} or built in: `zepix plugin list` shows them (or give a plugin folder)",
+                config.plugin_system.plugin_dir.display()
+            )
+        })?;
+        let folder = match &slot.meta.source {
+            PluginSource::Dir(dir) => Some(dir.clone()),
+            PluginSource::Builtin => None,
+        };
+        (id, folder)
+    };
+    // An engine where this plugin is the only one: its folder alone is discovered, every other
+    // plugin is disabled.
+    let plugins_dir = tmp.path().join("plugins");
+    std::fs::create_dir_all(&plugins_dir).with_context(|| format!("creating {}", plugins_dir.display()))?;
+    if let Some(folder) = &folder {
+        let folder = folder.canonicalize().with_context(|| format!("reading {}", folder.display()))?;
+        link_plugin_folder(&folder, &plugins_dir.join(id.as_str()))?;
+    }
+    config.plugin_system.enabled = true;
+    config.plugin_system.auto_discover = true;
+    config.plugin_system.plugin_dir = plugins_dir;
+    config.engine.data_dir = tmp.path().join("data");
+    config.engine.initial_state = zepix_engine::TradingState::Active;
+    let (registry, _) = app::build_registry(&config, &[]);
+    let present: Vec<zepix_model::PluginId> = registry.slots().iter().map(|s| s.meta.id().clone()).collect();
+    config.plugins.retain(|k, _| present.contains(k));
+    for other in present {
+        config.plugins.entry(other.clone()).or_default().enabled = other == id;
+    }
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("opening a local port")?;
+    let app = app::start(&config, Arc::new(LiveClock), listener, Options::default()).await?;
+    for p in &app.problems {
+        for m in &p.messages {
+            eprintln!("warning: {m}");
+        }
+    }
+    let run = run_test_signals(&app.handle, &id, signals).await;
+    let status = app.handle.plugins().await.ok().and_then(|all| all.into_iter().find(|p| p.id == id));
+    app.stop().await?;
+    let rows = run?;
+
+    let account = &config.venue;
+    println!(
+        "{} against {} signal(s) from {} on the paper venue (balance {}):",
+        id,
+        rows.len(),
+        signals_file.display(),
+        account.balance
+    );
+    print_test_table(&rows);
+    let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for row in &rows {
+        *counts.entry(row[5].clone()).or_default() += 1;
+    }
+    let summary: Vec<String> = counts.iter().map(|(status, n)| format!("{n} {status}")).collect();
+    println!("{}", summary.join(", "));
+    if let Some(status) = status
+        && let Some(e) = &status.last_error
+    {
+        println!("plugin {} is {}; last error: {}", id, status.state, e.message);
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Submits every signal, routed to `id`, waits until all are decided and reads their outcomes:
+/// one table row each.
+async fn run_test_signals(
+    handle: &zepix_engine::EngineHandle,
+    id: &zepix_model::PluginId,
+    signals: Vec<zepix_model::Signal>,
+) -> Result<Vec<[String; 8]>> {
+    use zepix_engine::Submitted;
+    let mut submitted = Vec::new();
+    for mut signal in signals {
+        signal.plugin_hint = Some(id.clone());
+        // Recorded alerts are old by design.
+        signal.max_lag = None;
+        let columns = [
+            signal.id.to_string(),
+            signal.kind.to_string(),
+            signal.symbol.as_ref().map_or_else(|| "-".to_owned(), ToString::to_string),
+            signal.side.map_or_else(|| "-".to_owned(), |s| s.to_string()),
+        ];
+        let answer = handle.submit(signal, zepix_model::SignalSource::Cli).await.context("submitting a signal")?;
+        submitted.push((columns, matches!(answer, Submitted::Duplicate(_))));
+    }
+    tokio::time::timeout(PLUGIN_TEST_TIMEOUT, handle.drain())
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!("the plugin did not decide every signal within {} s", PLUGIN_TEST_TIMEOUT.as_secs())
+        })?
+        .context("waiting for the signals")?;
+    let mut rows = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (n, ([signal_id, kind, symbol, side], duplicate)) in submitted.into_iter().enumerate() {
+        let number = (n + 1).to_string();
+        if duplicate || !seen.insert(signal_id.clone()) {
+            let note = "the same id as an earlier alert: not processed again".to_owned();
+            rows.push([number, signal_id, kind, symbol, side, "duplicate".into(), note, "-".into()]);
+            continue;
+        }
+        let sid = zepix_model::SignalId::new(&signal_id).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let record = handle.store().signal(&sid).context("reading the outcome")?;
+        let Some(record) = record else {
+            rows.push([number, signal_id, kind, symbol, side, "?".into(), "no outcome stored".into(), "-".into()]);
+            continue;
+        };
+        let o = &record.outcome;
+        let why = match (&o.code, &o.reason) {
+            (Some(code), Some(reason)) if !code.is_empty() => format!("{code}: {reason}"),
+            (Some(code), None) if !code.is_empty() => code.clone(),
+            (_, Some(reason)) => reason.clone(),
+            _ => "-".into(),
+        };
+        let mut orders: Vec<String> = o.orders.iter().map(|id| format!("#{id}")).collect();
+        if !o.closed.is_empty() {
+            let closed: Vec<String> = o.closed.iter().map(|id| format!("#{id}")).collect();
+            orders.push(format!("closed {}", closed.join(",")));
+        }
+        let orders = if orders.is_empty() { "-".to_owned() } else { orders.join(" ") };
+        rows.push([number, signal_id, kind, symbol, side, o.status.as_str().to_owned(), why, orders]);
+    }
+    Ok(rows)
+}
+
+fn print_test_table(rows: &[[String; 8]]) {
+    const HEADER: [&str; 8] = ["#", "signal", "type", "symbol", "side", "status", "code/reason", "orders"];
+    const MAX_REASON: usize = 72;
+    let cell = |row: &[String; 8], i: usize| -> String {
+        let text = &row[i];
+        if i == 6 && text.chars().count() > MAX_REASON {
+            text.chars().take(MAX_REASON - 1).chain(['…']).collect()
+        } else {
+            text.clone()
+        }
+    };
+    let mut widths = HEADER.map(|h| h.chars().count());
+    for row in rows {
+        for (i, w) in widths.iter_mut().enumerate() {
+            *w = (*w).max(cell(row, i).chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .enumerate()
+            .map(|(i, (c, w))| if i == 7 { c.clone() } else { format!("{c:<w$}") })
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(HEADER.iter().map(|h| (*h).to_owned()).collect());
+    for row in rows {
+        line((0..8).map(|i| cell(row, i)).collect());
+    }
+}
+
+/// Makes `folder` appear as `link` (a symlink where there are symlinks, else a copy).
+#[cfg(unix)]
+fn link_plugin_folder(folder: &Path, link: &Path) -> Result<()> {
+    std::os::unix::fs::symlink(folder, link).with_context(|| format!("linking {}", folder.display()))
+}
+
+#[cfg(not(unix))]
+fn link_plugin_folder(folder: &Path, link: &Path) -> Result<()> {
+    std::fs::create_dir_all(link).with_context(|| format!("creating {}", link.display()))?;
+    for entry in std::fs::read_dir(folder).with_context(|| format!("reading {}", folder.display()))? {
+        let entry = entry?;
+        let to = link.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            link_plugin_folder(&entry.path(), &to)?;
+        } else {
+            std::fs::copy(entry.path(), &to).with_context(|| format!("copying {}", entry.path().display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// `zepix config check [FILE]`.

@@ -8,4 +8,5 @@ pub mod client;
 pub mod commands;
 pub mod config;
 pub mod examples;
+pub mod package;
 pub mod scaffold;

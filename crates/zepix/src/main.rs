@@ -44,7 +44,7 @@ enum Cmd {
         #[command(subcommand)]
         command: AlertCmd,
     },
-    /// Plugins: list, validate, create.
+    /// Plugins: list, create, validate, test, package, install, reload.
     Plugin {
         #[command(subcommand)]
         command: PluginCmd,
@@ -95,18 +95,51 @@ enum AlertCmd {
 enum PluginCmd {
     /// List every plugin the engine would load, and every problem.
     List,
-    /// Validate a plugin folder: manifest, settings, files.
+    /// Validate a plugin folder: manifest, settings, files, and a handshake with the plugin.
     Validate {
         /// The plugin folder.
         path: PathBuf,
     },
-    /// Create a plugin folder from the template.
+    /// Create a plugin folder from a template: manifest, code, default config, README, a test.
     New {
         /// Plugin id (lowercase letters, digits, _).
         name: String,
+        /// The language.
+        #[arg(long, value_enum, default_value_t)]
+        lang: zepix::scaffold::Lang,
+        /// What the plugin does: decide on routed signals, or turn bars into signals.
+        #[arg(long, value_enum, default_value_t)]
+        template: zepix::scaffold::Template,
         /// Where to create it (default: the config's plugin_dir).
         #[arg(long)]
         dir: Option<PathBuf>,
+    },
+    /// Run a plugin against recorded alerts on the paper venue and show what became of each.
+    Test {
+        /// Plugin id (or a plugin folder).
+        id: String,
+        /// The alerts: JSON lines (one alert per line) or a JSON array.
+        #[arg(long, value_name = "FILE")]
+        signals: PathBuf,
+    },
+    /// Write a `.zpx` archive of a plugin folder, with the SHA-256 of every file.
+    Package {
+        /// The plugin folder.
+        path: PathBuf,
+        /// The archive (default: ./<id>-<version>.zpx).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Verify a `.zpx` archive and install its plugin; a changed archive is refused.
+    Install {
+        /// The archive.
+        file: PathBuf,
+        /// The plugins folder (default: the config's plugin_dir).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Replace an installed folder of the same id.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -164,8 +197,19 @@ fn main() -> ExitCode {
                 commands::alert_send(config_file, file, json, example, url, secret, data_dir).await
             }
             Cmd::Plugin { command: PluginCmd::List } => commands::plugin_list(config_file),
-            Cmd::Plugin { command: PluginCmd::Validate { path } } => commands::plugin_validate(&path),
-            Cmd::Plugin { command: PluginCmd::New { name, dir } } => commands::plugin_new(config_file, &name, dir),
+            Cmd::Plugin { command: PluginCmd::Validate { path } } => {
+                commands::plugin_validate(config_file, &path).await
+            }
+            Cmd::Plugin { command: PluginCmd::New { name, lang, template, dir } } => {
+                commands::plugin_new(config_file, &name, lang, template, dir)
+            }
+            Cmd::Plugin { command: PluginCmd::Test { id, signals } } => {
+                commands::plugin_test(config_file, &id, &signals).await
+            }
+            Cmd::Plugin { command: PluginCmd::Package { path, out } } => commands::plugin_package(&path, out),
+            Cmd::Plugin { command: PluginCmd::Install { file, dir, force } } => {
+                commands::plugin_install(config_file, &file, dir, force)
+            }
             Cmd::Config { command: ConfigCmd::Check { file } } => commands::config_check(file.or(config_file)),
             Cmd::Status { url } => commands::status(config_file, url).await,
             Cmd::Bench { command: BenchCmd::Webhook { signals, connections } } => {
