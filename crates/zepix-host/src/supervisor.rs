@@ -48,8 +48,8 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// The shortest deadline for `initialize` (a cold interpreter start can take a while).
 const MIN_INIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Plugin → engine calls per second, and the burst allowed.
-const RATE_PER_SECOND: f64 = 2_000.0;
-const RATE_BURST: f64 = 4_000.0;
+const RATE_PER_SECOND: f64 = 50_000.0;
+const RATE_BURST: f64 = 100_000.0;
 
 enum Ctl {
     Call(CallId, String, Value),

@@ -25,6 +25,9 @@ pub struct Options {
     pub hold: bool,
     /// Built-in plugins added after the standard table (for embedding zepix with your own).
     pub extra_plugins: Vec<zepix_plugin::BuiltinPlugin>,
+    /// The `zepix` binary, which launches process plugins in their sandbox; `None` means this
+    /// program (tests, whose program is the test harness, name it).
+    pub zepix_binary: Option<PathBuf>,
 }
 
 /// Where the webhook secret came from.
@@ -51,6 +54,8 @@ pub struct App {
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     stop_server: oneshot::Sender<()>,
     kernel: std::thread::JoinHandle<()>,
+    /// Reloads process plugins whose files change (`[plugin_system] watch`); dropped at stop.
+    watcher: Option<notify::RecommendedWatcher>,
 }
 
 /// Finds the webhook secret: the config, then `ZEPIX_WEBHOOK_SECRET`, then
@@ -159,17 +164,33 @@ pub async fn start(
         services.trends_mut().set(symbol.clone(), *timeframe, *trend, None);
     }
 
-    let (registry, problems) = build_registry(config, &options.extra_plugins);
+    let (mut registry, mut problems) = build_registry(config, &options.extra_plugins);
     for p in &problems {
         for m in &p.messages {
             tracing::warn!(origin = %p.origin, "plugin not loaded: {m}");
         }
     }
+    let (tx, rx) = std::sync::mpsc::channel::<Command>();
+    problems.extend(crate::host::attach_process_plugins(
+        &mut registry,
+        &config.plugin_system,
+        &data_dir,
+        options.zepix_binary.as_deref(),
+        &tx,
+    ));
+    let watched: Vec<(zepix_model::PluginId, PathBuf)> = registry
+        .slots()
+        .iter()
+        .filter(|s| s.remote.is_some())
+        .filter_map(|s| match &s.meta.source {
+            zepix_engine::registry::PluginSource::Dir(dir) => Some((s.meta.id().clone(), dir.clone())),
+            zepix_engine::registry::PluginSource::Builtin => None,
+        })
+        .collect();
     let metrics = Arc::new(EngineMetrics::default());
     let mut kernel = Kernel::new(&kernel_config, registry, services, metrics.clone()).map_err(anyhow::Error::msg)?;
     kernel.start(&snapshot.plugin_enabled);
 
-    let (tx, rx) = std::sync::mpsc::channel::<Command>();
     let sink_tx = tx.clone();
     let hold = options.hold;
     let (inbox, pending) = LogInbox::open(
@@ -197,10 +218,19 @@ pub async fn start(
         kernel,
         store_dyn.clone(),
         rx,
-        Box::new(move || tick_inbox.processed_up_to(tick_store.committed_seq())),
+        Box::new(move |kernel: &Kernel| {
+            // Signals still waiting for a process plugin keep their place in the inbox.
+            let floor = kernel.lowest_pending_seq().map_or(u64::MAX, |s| s - 1);
+            tick_inbox.processed_up_to(tick_store.committed_seq().min(floor));
+        }),
     );
     let inbox_dyn: Arc<dyn Inbox> = inbox;
     let handle = EngineHandle::new(tx, inbox_dyn, store_dyn, clock, metrics);
+    let watcher = if config.plugin_system.watch && !watched.is_empty() {
+        Some(crate::watch::watch(handle.clone(), watched).context("starting the plugin file watcher")?)
+    } else {
+        None
+    };
 
     let addr = listener.local_addr().context("reading the bound address")?;
     let mut server_config = config.server.clone();
@@ -210,7 +240,7 @@ pub async fn start(
     let server = tokio::spawn(zepix_server::serve(listener, state, async move {
         let _ = stopped.await;
     }));
-    Ok(App { handle, addr, secret, problems, recovered, server, stop_server, kernel: kernel_thread })
+    Ok(App { handle, addr, secret, problems, recovered, server, stop_server, kernel: kernel_thread, watcher })
 }
 
 impl App {
@@ -220,6 +250,7 @@ impl App {
     /// # Errors
     /// The server or the final commit failed.
     pub async fn stop(self) -> Result<()> {
+        drop(self.watcher);
         let _ = self.stop_server.send(());
         self.server.await.context("server task")?.context("server")?;
         self.handle.shutdown().await.context("stopping the engine")?;

@@ -2,6 +2,8 @@
 //!
 //! - `pipeline`: signals through parse → inbox → route → plugin → risk → paper fill → store in
 //!   one process, with the parse-only rate of the same alerts as the ceiling to compare with.
+//! - `plugin`: call round trips to a sandboxed Python plugin and to a Rust `process` plugin, and
+//!   signals per second end to end through one Python logic plugin beside the built-in executor.
 //! - `webhook`: starts a fresh engine as a child process, drives it over loopback with
 //!   concurrent keep-alive connections, reports accepted/s and latency percentiles, then checks
 //!   that every accepted alert is in the database with an outcome.
@@ -289,4 +291,191 @@ async fn stop_child(child: &mut tokio::process::Child) -> Result<()> {
         bail!("the engine exited with {status}");
     }
     Ok(())
+}
+
+/// A protocol 1 plugin in Rust, run as `zepix __echo_plugin`: it answers `initialize`, ignores
+/// every signal and exits on `shutdown` or end of input. The `process` runtime's benchmark
+/// subject (and the smallest example of a plugin in another language).
+///
+/// # Errors
+/// When stdin or stdout fail.
+pub fn echo_plugin() -> Result<()> {
+    use std::io::{BufRead, Write};
+    let stdin = std::io::stdin();
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, stdin.lock());
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+        let id = msg["id"].clone();
+        let result = match msg["method"].as_str().unwrap_or_default() {
+            "initialize" => serde_json::json!({"protocol": 1, "name": "echo", "version": "1.0.0", "roles": ["logic"]}),
+            "shutdown" => {
+                writeln!(out, "{}", serde_json::json!({"jsonrpc": "2.0", "id": id, "result": null}))?;
+                out.flush()?;
+                return Ok(());
+            }
+            m if m.starts_with("process_") => {
+                serde_json::json!({"kind": "ignored", "reason": "echo", "orders": [], "closed": []})
+            }
+            _ => serde_json::json!({"ok": true}),
+        };
+        writeln!(out, "{}", serde_json::json!({"jsonrpc": "2.0", "id": id, "result": result}))?;
+        if reader.buffer().is_empty() {
+            out.flush()?;
+        }
+    }
+}
+
+const BENCH_PY_PLUGIN: &str = r#"from zepix_sdk import LogicPlugin
+
+
+class Plugin(LogicPlugin):
+    def process_entry_signal(self, signal):
+        placed = self.services.orders.place_from_signal(signal)
+        return self.executed(orders=[placed["order"]["id"]])
+"#;
+
+fn bench_py_manifest(id: &str, strategy: &str) -> String {
+    format!(
+        "id = \"{id}\"\nname = \"{id}\"\nversion = \"1.0.0\"\nruntime = \"python\"\nentry = \"plugin.py\"\n\
+         protocol = 1\nroles = [\"logic\"]\nstrategy = \"{strategy}\"\ncapabilities = [\"orders\", \"positions\"]\n"
+    )
+}
+
+/// Sequential round trips through the real host path (launcher, sandbox, pipes, supervisor).
+async fn round_trips(spec: zepix_host::PluginSpec, calls: usize) -> Result<Vec<u32>> {
+    use zepix_plugin::{RemoteEvent, RemoteLink};
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let link =
+        zepix_host::ProcessLink::start(&tokio::runtime::Handle::current(), spec, Arc::new(move |e| drop(tx.send(e))));
+    let next = async |rx: &mut tokio::sync::mpsc::UnboundedReceiver<RemoteEvent>| {
+        tokio::time::timeout(Duration::from_secs(30), rx.recv()).await.ok().flatten()
+    };
+    loop {
+        match next(&mut rx).await {
+            Some(RemoteEvent::Ready { .. }) => break,
+            Some(RemoteEvent::Failed { reason }) => bail!("the plugin failed to start: {reason}"),
+            Some(_) => {}
+            None => bail!("the plugin did not start within 30 s"),
+        }
+    }
+    let params = serde_json::json!({"signal": {"id": "b-1", "type": "entry", "symbol": "XAUUSD", "direction": "buy", "price": "2350.5"}});
+    let mut latencies = Vec::with_capacity(calls);
+    for call in 0..(calls + calls / 10) as u64 {
+        let sent = Instant::now();
+        link.call(call, "process_signal", params.clone());
+        match next(&mut rx).await {
+            Some(RemoteEvent::Reply { result: Ok(_), .. }) => {}
+            other => bail!("call {call}: unexpected {other:?}"),
+        }
+        // The first tenth warms up the interpreter and the caches.
+        if call >= (calls / 10) as u64 {
+            latencies.push(u32::try_from(sent.elapsed().as_nanos()).unwrap_or(u32::MAX));
+        }
+    }
+    link.stop();
+    latencies.sort_unstable();
+    Ok(latencies)
+}
+
+fn print_round_trips(name: &str, sorted_ns: &[u32]) {
+    let us = |p: f64| percentile(sorted_ns, p);
+    println!(
+        "{name:<34} p50 {:>7.1} µs  p90 {:>7.1} µs  p99 {:>7.1} µs  ({} calls)",
+        us(50.0),
+        us(90.0),
+        us(99.0),
+        sorted_ns.len()
+    );
+}
+
+/// `zepix bench plugin`.
+pub async fn plugin(calls: usize, signals: usize) -> Result<ExitCode> {
+    let tmp = tempfile::tempdir().context("temp dir")?;
+    let data_dir = tmp.path().join("data");
+    let plugin_dir = tmp.path().join("plugins");
+    let py_dir = plugin_dir.join("bench_py");
+    std::fs::create_dir_all(&py_dir)?;
+    std::fs::write(py_dir.join("plugin.toml"), bench_py_manifest("bench_py", "BENCH_PY"))?;
+    std::fs::write(py_dir.join("plugin.py"), BENCH_PY_PLUGIN)?;
+    let echo_dir = tmp.path().join("echo");
+    std::fs::create_dir_all(&echo_dir)?;
+
+    println!("machine: {}", machine());
+    let mut config = bench_config(&data_dir)?;
+    config.plugin_system.plugin_dir.clone_from(&plugin_dir);
+    config.plugin_system.auto_discover = true;
+    std::fs::create_dir_all(&data_dir)?;
+    let host = crate::host::host_config(&config.plugin_system, &data_dir, None)?;
+    println!("sandbox: {}", host.level);
+
+    let py_manifest = zepix_plugin::Manifest::load(&py_dir).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let py_spec = zepix_host::launch::plugin_spec(&host, &py_dir, &py_manifest, &serde_json::Map::new())
+        .map_err(anyhow::Error::msg)?;
+    let exe = std::env::current_exe()?;
+    let echo_manifest_text = format!(
+        "id = \"echo\"\nname = \"echo\"\nversion = \"1.0.0\"\nruntime = \"process\"\nstrategy = \"ECHO\"\ncommand = [{:?}, \"{}\"]\n",
+        exe.display().to_string(),
+        crate::host::ECHO_PLUGIN_COMMAND
+    );
+    std::fs::write(echo_dir.join("plugin.toml"), echo_manifest_text)?;
+    let echo_manifest = zepix_plugin::Manifest::load(&echo_dir).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let echo_spec = zepix_host::launch::plugin_spec(&host, &echo_dir, &echo_manifest, &serde_json::Map::new())
+        .map_err(anyhow::Error::msg)?;
+
+    println!("call round trip (one call in flight, through the sandbox launcher and the host):");
+    print_round_trips("Rust `process` plugin", &round_trips(echo_spec, calls).await?);
+    print_round_trips("Python plugin (zepix_sdk)", &round_trips(py_spec, calls).await?);
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let engine = app::start(&config, Arc::new(LiveClock), listener, Options::default()).await?;
+    let handle = engine.handle.clone();
+    println!("end to end (inbox → kernel → plugin → risk → paper fill → store), {signals} entry/exit signals each:");
+    for (name, strategy) in
+        [("built-in signal_executor (baseline)", "SIGNAL_EXECUTOR"), ("Python plugin bench_py", "BENCH_PY")]
+    {
+        let bodies: Vec<String> =
+            (0..signals).map(|i| alert(strategy, i).replace("SIGNAL_EXECUTOR", strategy)).collect();
+        let started = Instant::now();
+        let writers = 64;
+        let bodies = Arc::new(bodies);
+        let mut tasks = Vec::new();
+        for w in 0..writers {
+            let handle = handle.clone();
+            let bodies = bodies.clone();
+            tasks.push(tokio::spawn(async move {
+                for body in bodies.chunks(2).skip(w).step_by(writers).flatten() {
+                    let parsed = zepix_model::signal::parse_alert(body.as_bytes(), handle.now())
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    handle.submit(parsed.signal, SignalSource::Webhook).await?;
+                }
+                anyhow::Ok(())
+            }));
+        }
+        for t in tasks {
+            t.await??;
+        }
+        handle.drain().await?;
+        let took = started.elapsed();
+        println!(
+            "{name:<38} {:>8.0} signals/s  ({signals} in {:.2} s)",
+            signals as f64 / took.as_secs_f64(),
+            took.as_secs_f64()
+        );
+    }
+    let outcomes = handle.metrics().outcome_counts();
+    let shown: Vec<String> = outcomes.iter().filter(|(_, n)| *n > 0).map(|(s, n)| format!("{s} {n}")).collect();
+    println!("outcomes: {}", shown.join(", "));
+    let failed =
+        outcomes.iter().filter(|(s, _)| matches!(s, zepix_engine::OutcomeStatus::Failed)).map(|(_, n)| *n).sum::<u64>();
+    engine.stop().await?;
+    if failed > 0 {
+        bail!("{failed} signals failed");
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -247,6 +247,26 @@ fn percent_encode(text: &str) -> String {
         .collect()
 }
 
+/// `zepix plugin reload ID`.
+pub async fn plugin_reload(config: Option<PathBuf>, id: &str, url: Option<String>) -> Result<ExitCode> {
+    let config = load_config(config)?;
+    let addr = engine_addr(&config, url)?;
+    let token = config.server.api_token.as_deref();
+    let mut client = Client::connect(addr).await?;
+    let path = format!("/api/plugins/{id}/reload");
+    let (status, body) = client.send(Method::POST, &path, Bytes::new(), token).await?;
+    let answer: Value = serde_json::from_slice(&body).unwrap_or_default();
+    if status == StatusCode::OK {
+        let running = &answer["running"];
+        println!("{id} reloaded: {} {} is running", text(&running["name"]), text(&running["version"]));
+        Ok(ExitCode::SUCCESS)
+    } else {
+        let why = answer["error"].as_str().map_or_else(|| String::from_utf8_lossy(&body).into_owned(), str::to_owned);
+        eprintln!("reload of {id} failed ({status}): {why}");
+        Ok(ExitCode::FAILURE)
+    }
+}
+
 /// `zepix status`.
 pub async fn status(config: Option<PathBuf>, url: Option<String>) -> Result<ExitCode> {
     let config = load_config(config)?;

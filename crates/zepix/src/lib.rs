@@ -8,5 +8,7 @@ pub mod client;
 pub mod commands;
 pub mod config;
 pub mod examples;
+pub mod host;
 pub mod package;
 pub mod scaffold;
+pub mod watch;

@@ -100,6 +100,14 @@ enum PluginCmd {
         /// The plugin folder.
         path: PathBuf,
     },
+    /// Reload a process plugin in a running engine (new code, no restart).
+    Reload {
+        /// Plugin id.
+        id: String,
+        /// The engine's address (default: the config's bind address).
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Create a plugin folder from a template: manifest, code, default config, README, a test.
     New {
         /// Plugin id (lowercase letters, digits, _).
@@ -169,9 +177,27 @@ enum BenchCmd {
         #[arg(long, default_value_t = 100_000)]
         signals: usize,
     },
+    /// Process plugins: call round trips (Python, Rust) and signals/s through a Python plugin.
+    Plugin {
+        /// Round trips measured per plugin.
+        #[arg(long, default_value_t = 20_000)]
+        calls: usize,
+        /// Signals sent end to end, per plugin.
+        #[arg(long, default_value_t = 50_000)]
+        signals: usize,
+    },
 }
 
 fn main() -> ExitCode {
+    // Hidden roles of this binary, chosen before anything else starts (no threads, no runtime).
+    let mut args = std::env::args_os().skip(1);
+    match args.next().as_deref().and_then(std::ffi::OsStr::to_str) {
+        Some(zepix::host::SANDBOX_COMMAND) => return zepix_host::sandbox::launcher_main(args),
+        Some(zepix::host::ECHO_PLUGIN_COMMAND) => {
+            return if bench::echo_plugin().is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE };
+        }
+        _ => {}
+    }
     let cli = Cli::parse();
     // Benchmarks log only warnings: a log line per trade would be what they measure.
     let default_level = if matches!(cli.command, Cmd::Bench { .. }) { "warn" } else { "info" };
@@ -200,6 +226,9 @@ fn main() -> ExitCode {
             Cmd::Plugin { command: PluginCmd::Validate { path } } => {
                 commands::plugin_validate(config_file, &path).await
             }
+            Cmd::Plugin { command: PluginCmd::Reload { id, url } } => {
+                commands::plugin_reload(config_file, &id, url).await
+            }
             Cmd::Plugin { command: PluginCmd::New { name, lang, template, dir } } => {
                 commands::plugin_new(config_file, &name, lang, template, dir)
             }
@@ -216,6 +245,7 @@ fn main() -> ExitCode {
                 bench::webhook(signals, connections).await
             }
             Cmd::Bench { command: BenchCmd::Pipeline { signals } } => bench::pipeline(signals).await,
+            Cmd::Bench { command: BenchCmd::Plugin { calls, signals } } => bench::plugin(calls, signals).await,
         }
     });
     match result {
