@@ -481,9 +481,9 @@ impl Kernel {
                     remote.signals_in_flight.remove(&flow.signal.id);
                 }
                 let result = match result.map(zepix_plugin::serve::decision) {
-                    Ok(Ok(decision)) => {
+                    Ok(Ok(wire)) => {
                         self.registry.slots_mut()[index].counters.consecutive_failures = 0;
-                        Ok(decision)
+                        self.place_for(index, &flow.signal.id, wire)
                     }
                     Ok(Err(message)) => {
                         self.record_failure(index, message.clone());
@@ -495,6 +495,36 @@ impl Kernel {
                 self.finish(flow.record, outcome);
             }
         }
+    }
+
+    /// Places the orders a process plugin's decision asks for, as if it had called `orders.place`
+    /// for each while handling the signal; they join the decision's orders. A refusal ends the
+    /// list: orders already placed stay open, and the refusal is the signal's outcome.
+    fn place_for(
+        &mut self,
+        index: usize,
+        signal_id: &SignalId,
+        wire: zepix_plugin::serve::WireDecision,
+    ) -> Result<Decision, CallError> {
+        let mut decision = wire.decision;
+        for mut params in wire.place {
+            if let Some(obj) = params.as_object_mut() {
+                obj.insert("signal_id".into(), Value::String(signal_id.to_string()));
+            }
+            let slot = &mut self.registry.slots_mut()[index];
+            let mut ctx = Ctx::new(&slot.meta, &mut slot.metrics, &mut self.services, Some(signal_id));
+            match zepix_plugin::serve::serve(&mut ctx, "orders.place", params) {
+                Ok(placed) => {
+                    if let Some(id) = placed.pointer("/order/id").and_then(|v| serde_json::from_value(v.clone()).ok())
+                    {
+                        decision.orders.push(id);
+                    }
+                    decision.kind = zepix_plugin::DecisionKind::Executed;
+                }
+                Err(e) => return Err(self.remote_error(index, &e)),
+            }
+        }
+        Ok(decision)
     }
 
     /// An error answer from a process plugin. The plugin's own failures count; a refusal by the

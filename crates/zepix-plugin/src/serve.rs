@@ -245,11 +245,22 @@ struct NotifyParams {
     message: String,
 }
 
+/// A plugin's answer to a `process_*` call: its decision, and the orders it asks the engine to
+/// place for the signal (`place`: each an `orders.place` params object), which saves a round trip
+/// per order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WireDecision {
+    /// The decision as given.
+    pub decision: crate::api::Decision,
+    /// Orders to place before the decision is stored.
+    pub place: Vec<Value>,
+}
+
 /// Reads a plugin's answer to a `process_*` call.
 ///
 /// # Errors
 /// When it is not a decision (`{"kind": "executed"|"rejected"|"ignored", …}`).
-pub fn decision(value: Value) -> Result<crate::api::Decision, String> {
+pub fn decision(value: Value) -> Result<WireDecision, String> {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Wire {
@@ -260,9 +271,14 @@ pub fn decision(value: Value) -> Result<crate::api::Decision, String> {
         orders: Vec<zepix_model::OrderId>,
         #[serde(default)]
         closed: Vec<PositionId>,
+        #[serde(default)]
+        place: Vec<Value>,
     }
     let w: Wire = serde_json::from_value(value).map_err(|e| format!("not a decision: {e}"))?;
-    Ok(crate::api::Decision { kind: w.kind, reason: w.reason, orders: w.orders, closed: w.closed })
+    Ok(WireDecision {
+        decision: crate::api::Decision { kind: w.kind, reason: w.reason, orders: w.orders, closed: w.closed },
+        place: w.place,
+    })
 }
 
 /// Reads a plugin's answer to `on_signal_received`.
@@ -306,7 +322,9 @@ mod tests {
     #[test]
     fn decisions_and_hook_answers_parse_or_say_why_not() {
         let d = decision(json!({"kind": "executed", "orders": [3], "closed": []})).unwrap();
-        assert_eq!(d.orders.len(), 1);
+        assert_eq!((d.decision.orders.len(), d.place.len()), (1, 0));
+        let d = decision(json!({"kind": "executed", "place": [{"symbol": "XAUUSD", "side": "buy"}]})).unwrap();
+        assert_eq!(d.place.len(), 1);
         assert!(decision(json!({"kind": "maybe"})).unwrap_err().starts_with("not a decision"));
         assert!(decision(json!({"kind": "ignored", "extra": 1})).is_err());
         assert_eq!(hook_decision(json!({"action": "pass"})).unwrap(), crate::api::HookDecision::Pass);

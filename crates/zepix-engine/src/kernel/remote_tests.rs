@@ -227,3 +227,24 @@ fn a_malformed_decision_is_a_failure_with_the_reason() {
     assert_eq!(outcome.status, OutcomeStatus::Failed);
     assert!(outcome.reason.unwrap().starts_with("not a decision"));
 }
+
+#[test]
+fn orders_in_the_decision_are_placed_for_the_signal_in_one_round_trip() {
+    let mut rig = Rig::new(&[]);
+    rig.send(entry("p", "PY"));
+    let (call, ..) = rig.wire.take_calls().remove(0);
+    let order = json!({"symbol": "XAUUSD", "side": "buy", "lot": "0.2", "price": "2000", "sl": {"pips": 50}});
+    rig.event(RemoteEvent::Reply { call, result: Ok(json!({"kind": "executed", "place": [order.clone(), order]})) });
+    let outcome = rig.stored("p").unwrap();
+    assert_eq!((outcome.status, outcome.orders.len()), (OutcomeStatus::Executed, 2));
+    let positions = rig.kernel.status().positions;
+    assert!(positions.iter().all(|p| p.signal_id.as_ref().map(SignalId::as_str) == Some("p")));
+    assert_eq!(positions[0].sl.unwrap().to_string(), "1995");
+
+    rig.send(entry("q", "PY"));
+    let (call, ..) = rig.wire.take_calls().remove(0);
+    let huge = json!({"symbol": "XAUUSD", "side": "buy", "lot": "500", "price": "2000"});
+    rig.event(RemoteEvent::Reply { call, result: Ok(json!({"kind": "executed", "place": [huge]})) });
+    let outcome = rig.stored("q").unwrap();
+    assert_eq!((outcome.status, outcome.code.as_deref()), (OutcomeStatus::Rejected, Some("lot_above_max")));
+}
