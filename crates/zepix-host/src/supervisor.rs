@@ -5,7 +5,7 @@
 //! It guarantees the kernel one [`RemoteEvent::Reply`] per call, whatever happens to the process.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -15,7 +15,7 @@ use zepix_model::PluginId;
 use zepix_plugin::remote::code;
 use zepix_plugin::{CallId, InitInfo, Message, PROTOCOL_VERSION, RemoteEvent, RemoteLink, RequestToken, RpcError};
 
-use crate::process::{Launch, Output, Process};
+use crate::process::{Launch, Output, Process, Router, Stdin};
 
 /// Where a plugin's events go (the kernel's input channel).
 pub type Sink = Arc<dyn Fn(RemoteEvent) + Send + Sync>;
@@ -50,6 +50,8 @@ const MIN_INIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Plugin → engine calls per second, and the burst allowed.
 const RATE_PER_SECOND: f64 = 50_000.0;
 const RATE_BURST: f64 = 100_000.0;
+/// How often the supervisor looks at deadlines while a process runs.
+const TICK: Duration = Duration::from_millis(100);
 
 enum Ctl {
     Call(CallId, String, Value),
@@ -61,6 +63,7 @@ enum Ctl {
 /// The kernel's handle on a supervised process plugin.
 pub struct ProcessLink {
     ctl: mpsc::UnboundedSender<Ctl>,
+    hot: Arc<Mutex<Hot>>,
     sink: Sink,
     sandbox: String,
 }
@@ -77,20 +80,41 @@ impl ProcessLink {
     pub fn start(runtime: &tokio::runtime::Handle, spec: PluginSpec, sink: Sink) -> Self {
         let (ctl, ctl_rx) = mpsc::unbounded_channel();
         let sandbox = spec.sandbox.clone();
-        let supervisor = Supervisor::new(spec, sink.clone());
+        let hot = Arc::new(Mutex::new(Hot::new()));
+        let supervisor = Supervisor::new(spec, sink.clone(), hot.clone());
         runtime.spawn(supervisor.run(ctl_rx));
-        Self { ctl, sink, sandbox }
+        Self { ctl, hot, sink, sandbox }
     }
 }
 
 impl RemoteLink for ProcessLink {
     fn call(&self, id: CallId, method: &str, params: Value) {
+        {
+            let mut hot = lock(&self.hot);
+            if let Some((generation, writer)) = hot.serving.clone() {
+                let rpc = hot.register(generation, Purpose::Call(id), method);
+                // Sent under the lock, so lines leave in the order their calls were registered.
+                // A closed pipe means the process is ending: the supervisor then fails the call.
+                let request = Message::Request { id: Some(rpc.into()), method: method.to_owned(), params };
+                writer.send(&line(&request));
+                return;
+            }
+        }
         if self.ctl.send(Ctl::Call(id, method.to_owned(), params)).is_err() {
             (self.sink)(RemoteEvent::Reply { call: id, result: Err(stopped()) });
         }
     }
 
     fn respond(&self, token: RequestToken, result: Result<Value, RpcError>) {
+        {
+            let hot = lock(&self.hot);
+            if let Some((generation, writer)) = &hot.serving
+                && *generation == token.generation
+            {
+                writer.send(&line(&Message::Response { id: token.id, result }));
+                return;
+            }
+        }
         let _ = self.ctl.send(Ctl::Respond(token, result));
     }
 
@@ -139,6 +163,135 @@ struct Bucket {
     at: Instant,
 }
 
+/// What the link, the supervisor and the readers share: the serving process's writer and every
+/// call in flight. Calls and answers to the serving process go straight through it (no hop
+/// through the supervisor's task); everything else goes through the supervisor.
+struct Hot {
+    /// The process taking calls directly: its generation and its writer. `None` while starting,
+    /// reloading, restarting or stopped: calls then go through the supervisor, which queues them.
+    serving: Option<(u64, Arc<Stdin>)>,
+    next_rpc: u64,
+    flights: HashMap<u64, Flight>,
+    /// Calls in the order sent, with when they were sent. A process handles its calls one at a
+    /// time, so only the oldest is timed: from when it was sent or the process last answered,
+    /// whichever is later (time spent queued behind a slow call is not the call's own).
+    sent: VecDeque<(Instant, u64)>,
+    /// When each process last answered.
+    progress: HashMap<u64, Instant>,
+    last_activity: Instant,
+    failures_in_row: usize,
+    bucket: Bucket,
+}
+
+impl Hot {
+    fn new() -> Self {
+        Self {
+            serving: None,
+            next_rpc: 0,
+            flights: HashMap::new(),
+            sent: VecDeque::new(),
+            progress: HashMap::new(),
+            last_activity: Instant::now(),
+            failures_in_row: 0,
+            bucket: Bucket { tokens: RATE_BURST, at: Instant::now() },
+        }
+    }
+
+    fn register(&mut self, generation: u64, purpose: Purpose, method: &str) -> u64 {
+        self.next_rpc += 1;
+        let now = Instant::now();
+        self.flights.insert(self.next_rpc, Flight { generation, purpose, method: method.to_owned() });
+        self.sent.push_back((now, self.next_rpc));
+        self.last_activity = now;
+        self.next_rpc
+    }
+
+    /// Takes an answered call out of the table.
+    fn answered(&mut self, generation: u64, id: u64, ok: bool) -> Option<Flight> {
+        let flight = self.flights.remove(&id)?;
+        let now = Instant::now();
+        self.last_activity = now;
+        self.progress.insert(generation, now);
+        if ok && matches!(flight.purpose, Purpose::Call(_)) {
+            self.failures_in_row = 0;
+        }
+        Some(flight)
+    }
+
+    /// The oldest call in flight: since when it is its own, and what it is.
+    fn oldest(&mut self) -> Option<(Instant, Purpose, u64)> {
+        while let Some((sent, id)) = self.sent.front().copied() {
+            if let Some(flight) = self.flights.get(&id) {
+                let since = self.progress.get(&flight.generation).map_or(sent, |p| sent.max(*p));
+                return Some((since, flight.purpose, id));
+            }
+            self.sent.pop_front();
+        }
+        None
+    }
+
+    /// Whether a plugin → engine call is within the rate limit.
+    fn admit(&mut self) -> bool {
+        self.last_activity = Instant::now();
+        self.bucket.take()
+    }
+}
+
+fn lock(hot: &Mutex<Hot>) -> MutexGuard<'_, Hot> {
+    // The table stays consistent at every unlock; a panic elsewhere does not make it wrong.
+    hot.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn rate_limited() -> RpcError {
+    RpcError::new(code::RATE_LIMITED, format!("over {RATE_PER_SECOND} calls a second"))
+}
+
+fn line(message: &Message) -> Vec<u8> {
+    let mut line = message.to_line().into_bytes();
+    line.push(b'\n');
+    line
+}
+
+/// The readers' fast path: answers to calls and requests from the serving process go straight
+/// to the kernel; anything else (initialize, health, a process being replaced) goes back to the
+/// supervisor.
+fn fast_router(hot: Arc<Mutex<Hot>>, sink: Sink) -> Router {
+    Arc::new(move |generation, message| {
+        let mut h = lock(&hot);
+        let Some((serving, writer)) = h.serving.clone() else { return Some(message) };
+        if serving != generation {
+            return Some(message);
+        }
+        match message {
+            Message::Response { id, result } => {
+                let rpc = id.as_u64();
+                let is_call =
+                    rpc.and_then(|r| h.flights.get(&r)).is_some_and(|f| matches!(f.purpose, Purpose::Call(_)));
+                let flight = if is_call { rpc.and_then(|r| h.answered(generation, r, result.is_ok())) } else { None };
+                drop(h);
+                match flight.map(|f| f.purpose) {
+                    Some(Purpose::Call(call)) => {
+                        sink(RemoteEvent::Reply { call, result });
+                        None
+                    }
+                    _ => Some(Message::Response { id, result }),
+                }
+            }
+            Message::Request { id: Some(id), method, params } => {
+                if !h.admit() {
+                    drop(h);
+                    writer.send(&line(&Message::Response { id, result: Err(rate_limited()) }));
+                    return None;
+                }
+                drop(h);
+                sink(RemoteEvent::Request { token: RequestToken { generation, id }, method, params });
+                None
+            }
+            other => Some(other),
+        }
+    })
+}
+
 impl Bucket {
     fn take(&mut self) -> bool {
         let now = Instant::now();
@@ -161,25 +314,15 @@ struct Supervisor {
     generations: u64,
     current: Option<(u64, Process)>,
     starting: Option<Starting>,
-    next_rpc: u64,
-    flights: HashMap<u64, Flight>,
-    /// Calls in the order sent, with when they were sent. A process handles its calls one at a
-    /// time, so only the oldest is timed: from when it was sent or the process last answered,
-    /// whichever is later (time spent queued behind a slow call is not the call's own).
-    sent: VecDeque<(Instant, u64)>,
-    /// When each process last answered.
-    progress: HashMap<u64, Instant>,
+    hot: Arc<Mutex<Hot>>,
     queue: VecDeque<(CallId, String, Value)>,
-    failures_in_row: usize,
     restart_at: Option<Instant>,
     reloads_waiting: Vec<ReloadDone>,
     dormant: bool,
-    last_activity: Instant,
-    bucket: Bucket,
 }
 
 impl Supervisor {
-    fn new(spec: PluginSpec, sink: Sink) -> Self {
+    fn new(spec: PluginSpec, sink: Sink, hot: Arc<Mutex<Hot>>) -> Self {
         let (events_tx, events) = mpsc::unbounded_channel();
         Self {
             spec,
@@ -189,25 +332,26 @@ impl Supervisor {
             generations: 0,
             current: None,
             starting: None,
-            next_rpc: 0,
-            flights: HashMap::new(),
-            sent: VecDeque::new(),
-            progress: HashMap::new(),
+            hot,
             queue: VecDeque::new(),
-            failures_in_row: 0,
             restart_at: None,
             reloads_waiting: Vec::new(),
             dormant: false,
-            last_activity: Instant::now(),
-            bucket: Bucket { tokens: RATE_BURST, at: Instant::now() },
         }
+    }
+
+    fn hot(&self) -> MutexGuard<'_, Hot> {
+        lock(&self.hot)
     }
 
     async fn run(mut self, mut ctl: mpsc::UnboundedReceiver<Ctl>) {
         self.start_process(None);
         loop {
             let deadline = self.next_deadline().map(|(at, _)| at);
-            let wake = self.restart_at.into_iter().chain(deadline).chain(self.health_due()).min();
+            // Calls may enter the flight table through the link's fast path while this task
+            // sleeps: look at the deadlines at least every TICK while a process runs.
+            let tick = (self.current.is_some() || self.starting.is_some()).then(|| Instant::now() + TICK);
+            let wake = self.restart_at.into_iter().chain(deadline).chain(self.health_due()).chain(tick).min();
             tokio::select! {
                 command = ctl.recv() => match command {
                     Some(command) => self.on_command(command),
@@ -261,11 +405,8 @@ impl Supervisor {
         }
     }
 
-    fn rpc(&mut self, generation: u64, purpose: Purpose, method: &str) -> u64 {
-        self.next_rpc += 1;
-        self.flights.insert(self.next_rpc, Flight { generation, purpose, method: method.to_owned() });
-        self.sent.push_back((Instant::now(), self.next_rpc));
-        self.next_rpc
+    fn rpc(&self, generation: u64, purpose: Purpose, method: &str) -> u64 {
+        self.hot().register(generation, purpose, method)
     }
 
     fn timeout(&self, purpose: Purpose) -> Duration {
@@ -281,13 +422,13 @@ impl Supervisor {
         if let Some((_, process)) = &self.current {
             process.send(&Message::Request { id: Some(id.into()), method, params });
         }
-        self.last_activity = Instant::now();
     }
 
     fn start_process(&mut self, reload: Option<ReloadDone>) {
         self.generations += 1;
         let generation = self.generations;
-        match Process::spawn(&self.spec.launch, &self.spec.id, generation, self.events_tx.clone()) {
+        let router = fast_router(self.hot.clone(), self.sink.clone());
+        match Process::spawn(&self.spec.launch, &self.spec.id, generation, self.events_tx.clone(), router) {
             Ok(process) => {
                 let id = self.rpc(generation, Purpose::Init, "initialize");
                 process.send(&Message::Request {
@@ -334,8 +475,12 @@ impl Supervisor {
     fn failed(&mut self, reason: String) {
         tracing::warn!(plugin = %self.spec.id, "{reason}");
         (self.sink)(RemoteEvent::Failed { reason });
-        let delay = BACKOFF[self.failures_in_row.min(BACKOFF.len() - 1)];
-        self.failures_in_row += 1;
+        let delay = {
+            let mut hot = self.hot();
+            let delay = BACKOFF[hot.failures_in_row.min(BACKOFF.len() - 1)];
+            hot.failures_in_row += 1;
+            delay
+        };
         self.restart_at = Some(Instant::now() + delay);
         for (call, ..) in std::mem::take(&mut self.queue) {
             let error = RpcError::new(code::UNAVAILABLE, "the plugin is restarting after a failure");
@@ -364,27 +509,20 @@ impl Supervisor {
 
     fn on_request(&mut self, generation: u64, id: Value, method: String, params: Value) {
         let token = RequestToken { generation, id };
-        if !self.bucket.take() {
-            let limit = format!("over {RATE_PER_SECOND} calls a second");
-            self.on_command(Ctl::Respond(token, Err(RpcError::new(code::RATE_LIMITED, limit))));
+        if !self.hot().admit() {
+            self.on_command(Ctl::Respond(token, Err(rate_limited())));
             return;
         }
-        self.last_activity = Instant::now();
         (self.sink)(RemoteEvent::Request { token, method, params });
     }
 
     fn on_response(&mut self, generation: u64, id: &Value, result: Result<Value, RpcError>) {
-        let Some(flight) = id.as_u64().and_then(|id| self.flights.remove(&id)) else {
+        let Some(flight) = id.as_u64().and_then(|id| self.hot().answered(generation, id, result.is_ok())) else {
             self.process_ended(generation, format!("protocol error: a response to an unknown id {id}"), None);
             return;
         };
-        self.last_activity = Instant::now();
-        self.progress.insert(generation, self.last_activity);
         match flight.purpose {
             Purpose::Call(call) => {
-                if result.is_ok() {
-                    self.failures_in_row = 0;
-                }
                 (self.sink)(RemoteEvent::Reply { call, result });
                 self.maybe_switch();
             }
@@ -418,6 +556,8 @@ impl Supervisor {
         match info {
             Ok(info) => {
                 starting.ready = Some(info);
+                // From now on calls wait for the switch in the supervisor's queue.
+                self.hot().serving = None;
                 self.maybe_switch();
             }
             Err(reason) => {
@@ -437,15 +577,16 @@ impl Supervisor {
         }
         if let Some((old, _)) = &self.current {
             let old = *old;
-            if self.flights.values().any(|f| f.generation == old && matches!(f.purpose, Purpose::Call(_))) {
+            if self.hot().flights.values().any(|f| f.generation == old && matches!(f.purpose, Purpose::Call(_))) {
                 return;
             }
         }
         let Some(Starting { process, generation, reload, ready: Some(info) }) = self.starting.take() else {
             return;
         };
+        let writer = process.writer();
         if let Some((old, previous)) = self.current.replace((generation, process)) {
-            self.flights.retain(|_, f| f.generation != old);
+            self.hot().flights.retain(|_, f| f.generation != old);
             retire(previous);
         }
         self.restart_at = None;
@@ -458,6 +599,7 @@ impl Supervisor {
         for (call, method, params) in std::mem::take(&mut self.queue) {
             self.send_call(call, method, params);
         }
+        self.hot().serving = Some((generation, writer));
         self.next_reload();
     }
 
@@ -466,7 +608,7 @@ impl Supervisor {
         if self.starting.as_ref().is_some_and(|s| s.generation == generation) {
             if let Some(mut s) = self.starting.take() {
                 s.process.kill();
-                self.flights.retain(|_, f| f.generation != generation);
+                self.hot().flights.retain(|_, f| f.generation != generation);
                 self.start_failed(s.reload, format!("the new process failed to start: {reason}"));
             }
             return;
@@ -478,10 +620,12 @@ impl Supervisor {
             process.kill();
         }
         let failed: Vec<(u64, Flight)> = {
+            let mut hot = self.hot();
+            hot.serving = None;
             let mut ids: Vec<u64> =
-                self.flights.iter().filter(|(_, f)| f.generation == generation).map(|(id, _)| *id).collect();
+                hot.flights.iter().filter(|(_, f)| f.generation == generation).map(|(id, _)| *id).collect();
             ids.sort_unstable();
-            ids.into_iter().filter_map(|id| self.flights.remove(&id).map(|f| (id, f))).collect()
+            ids.into_iter().filter_map(|id| hot.flights.remove(&id).map(|f| (id, f))).collect()
         };
         for (id, flight) in failed {
             if let Purpose::Call(call) = flight.purpose {
@@ -503,21 +647,17 @@ impl Supervisor {
     }
 
     /// The oldest call's deadline, and the call.
-    fn next_deadline(&mut self) -> Option<(Instant, u64)> {
-        while let Some((sent, id)) = self.sent.front().copied() {
-            if let Some(flight) = self.flights.get(&id) {
-                let since = self.progress.get(&flight.generation).map_or(sent, |p| sent.max(*p));
-                return Some((since + self.timeout(flight.purpose), id));
-            }
-            self.sent.pop_front();
-        }
-        None
+    fn next_deadline(&self) -> Option<(Instant, u64)> {
+        let mut hot = self.hot();
+        let (since, purpose, id) = hot.oldest()?;
+        Some((since + self.timeout(purpose), id))
     }
 
     fn health_due(&self) -> Option<Instant> {
         let (generation, _) = self.current.as_ref()?;
-        let busy = self.flights.values().any(|f| f.generation == *generation);
-        (!busy).then_some(self.last_activity + HEALTH_IDLE)
+        let hot = self.hot();
+        let busy = hot.flights.values().any(|f| f.generation == *generation);
+        (!busy).then_some(hot.last_activity + HEALTH_IDLE)
     }
 
     fn on_timer(&mut self) {
@@ -530,10 +670,12 @@ impl Supervisor {
             if at > now {
                 break;
             }
-            let Some(flight) = self.flights.get(&id) else { break };
-            let reason =
-                format!("call `{}` timed out after {} ms", flight.method, self.timeout(flight.purpose).as_millis());
-            let generation = flight.generation;
+            let Some((generation, method, purpose)) =
+                self.hot().flights.get(&id).map(|f| (f.generation, f.method.clone(), f.purpose))
+            else {
+                break;
+            };
+            let reason = format!("call `{method}` timed out after {} ms", self.timeout(purpose).as_millis());
             self.process_ended(generation, reason, Some(id));
         }
         if self.health_due().is_some_and(|at| at <= now)
@@ -543,7 +685,7 @@ impl Supervisor {
             if let Some((_, process)) = &self.current {
                 process.send(&Message::Request { id: Some(id.into()), method: "health".into(), params: json!({}) });
             }
-            self.last_activity = now;
+            self.hot().last_activity = now;
         }
     }
 
@@ -552,15 +694,19 @@ impl Supervisor {
         self.dormant = true;
         self.restart_at = None;
         let error = || RpcError::new(code::UNAVAILABLE, why);
-        let mut flights: Vec<(u64, Flight)> = self.flights.drain().collect();
+        let mut flights: Vec<(u64, Flight)> = {
+            let mut hot = self.hot();
+            hot.serving = None;
+            hot.sent.clear();
+            hot.progress.clear();
+            hot.flights.drain().collect()
+        };
         flights.sort_unstable_by_key(|(id, _)| *id);
         for (_, flight) in flights {
             if let Purpose::Call(call) = flight.purpose {
                 (self.sink)(RemoteEvent::Reply { call, result: Err(error()) });
             }
         }
-        self.sent.clear();
-        self.progress.clear();
         for (call, ..) in self.queue.drain(..) {
             (self.sink)(RemoteEvent::Reply { call, result: Err(error()) });
         }

@@ -383,6 +383,39 @@ async fn round_trips(spec: zepix_host::PluginSpec, calls: usize) -> Result<Vec<u
     Ok(latencies)
 }
 
+/// The floor under every round trip: the same Rust plugin, no sandbox, no host, one thread
+/// writing a line and blocking on the answer. Two processes waking each other across CPUs.
+fn raw_round_trips(exe: &Path, calls: usize) -> Result<Vec<u32>> {
+    use std::io::{BufRead, Write};
+    let mut child = std::process::Command::new(exe)
+        .arg(crate::host::ECHO_PLUGIN_COMMAND)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("starting the echo plugin")?;
+    let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        bail!("the echo plugin's pipes were not set up");
+    };
+    let mut stdout = std::io::BufReader::new(stdout);
+    let request =
+        b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"process_signal\",\"params\":{\"signal\":{\"id\":\"b-1\"}}}\n";
+    let mut answer = String::new();
+    let mut latencies = Vec::with_capacity(calls);
+    for call in 0..calls + calls / 10 {
+        let sent = Instant::now();
+        stdin.write_all(request)?;
+        answer.clear();
+        stdout.read_line(&mut answer)?;
+        if call >= calls / 10 {
+            latencies.push(u32::try_from(sent.elapsed().as_nanos()).unwrap_or(u32::MAX));
+        }
+    }
+    drop(stdin);
+    child.wait()?;
+    latencies.sort_unstable();
+    Ok(latencies)
+}
+
 fn print_round_trips(name: &str, sorted_ns: &[u32]) {
     let us = |p: f64| percentile(sorted_ns, p);
     println!(
@@ -428,8 +461,10 @@ pub async fn plugin(calls: usize, signals: usize) -> Result<ExitCode> {
     let echo_spec = zepix_host::launch::plugin_spec(&host, &echo_dir, &echo_manifest, &serde_json::Map::new())
         .map_err(anyhow::Error::msg)?;
 
-    println!("call round trip (one call in flight, through the sandbox launcher and the host):");
-    print_round_trips("Rust `process` plugin", &round_trips(echo_spec, calls).await?);
+    println!("call round trip (one call in flight):");
+    let raw = tokio::task::spawn_blocking(move || raw_round_trips(&exe, calls)).await??;
+    print_round_trips("baseline: bare pipe ping-pong", &raw);
+    print_round_trips("Rust `process` plugin (sandboxed)", &round_trips(echo_spec, calls).await?);
     print_round_trips("Python plugin (zepix_sdk)", &round_trips(py_spec, calls).await?);
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
