@@ -515,8 +515,7 @@ impl Kernel {
             let mut ctx = Ctx::new(&slot.meta, &mut slot.metrics, &mut self.services, Some(signal_id));
             match zepix_plugin::serve::serve(&mut ctx, "orders.place", params) {
                 Ok(placed) => {
-                    if let Some(id) = placed.pointer("/order/id").and_then(|v| serde_json::from_value(v.clone()).ok())
-                    {
+                    if let Some(id) = placed.pointer("/order/id").and_then(|v| serde_json::from_value(v.clone()).ok()) {
                         decision.orders.push(id);
                     }
                     decision.kind = zepix_plugin::DecisionKind::Executed;
