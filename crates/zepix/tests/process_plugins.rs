@@ -208,3 +208,138 @@ async fn a_steady_stream_across_two_reloads_loses_nothing_and_repeats_nothing() 
     assert_eq!(count("SELECT COUNT(*) FROM orders"), 300, "no signal was handled twice");
     app.stop().await.unwrap();
 }
+
+const HOSTILE: &str = r#"import json
+import os
+import signal
+import socket
+import subprocess
+from zepix_sdk import LogicPlugin
+
+
+def attempt(action):
+    try:
+        detail = action()
+        return False, repr(detail)[:200]
+    except BaseException as e:  # every refusal counts, MemoryError included
+        return True, f"{type(e).__name__}: {e}"[:200]
+
+
+def system():
+    status = os.system("true")
+    if status != 0:
+        raise OSError(f"os.system could not run a command (status {status})")
+    return status
+
+
+class Plugin(LogicPlugin):
+    def process_entry_signal(self, signal_):
+        probe, arg = signal_["probe"], signal_.get("arg", "")
+        plugins = self.data_dir.parent
+        actions = {
+            "read_other_db": lambda: open(plugins / "signal_executor" / "plugin.db", "rb").read(16),
+            "read_config": lambda: open(arg).read(),
+            "write_tmp": lambda: open("/tmp/zepix-hostile-was-here", "w").write("x"),
+            "write_plugin_dir": lambda: open(os.path.join(os.path.dirname(__file__), "x"), "w").write("x"),
+            "write_own_data": lambda: open(self.data_dir / "mine.txt", "w").write("mine"),
+            "os_system": system,
+            "subprocess": lambda: subprocess.run(["true"]).returncode,
+            "connect": lambda: socket.create_connection(("127.0.0.1", int(arg)), timeout=2),
+            "kill_engine": lambda: os.kill(os.getppid(), signal.SIGTERM),
+            "allocate_1gib": lambda: len(bytearray(1 << 30)),
+            "loop_forever": lambda: [None for _ in iter(int, 1)],
+        }
+        denied, detail = attempt(actions[probe])
+        return self.ignore(json.dumps({"probe": probe, "denied": denied, "detail": detail}))
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_plugin_is_denied_everything_while_the_engine_keeps_trading() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = write_plugin(tmp.path(), "hostile", "HOSTILE", HOSTILE);
+    std::fs::write(
+        dir.join("plugin.toml"),
+        std::fs::read_to_string(dir.join("plugin.toml"))
+            .unwrap()
+            .replace("call_timeout_ms = 3000", "call_timeout_ms = 1500"),
+    )
+    .unwrap();
+    let config_file = tmp.path().join("zepix.toml");
+    std::fs::write(&config_file, "[server]\nsecret = \"do-not-read-me\"\n").unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let app = start(&config(tmp.path())).await;
+
+    // The built-in executor trades between every probe: the engine keeps serving meanwhile.
+    let mut trades = 0;
+    let mut trade = async |app: &App| {
+        trades += 1;
+        let id = format!("trade-{trades}");
+        post_alert(
+            app,
+            json!({"id": id, "strategy": "SIGNAL_EXECUTOR", "symbol": "EURUSD", "side": "buy",
+                               "price": "1.0850", "lot": "0.01"}),
+        )
+        .await;
+        id
+    };
+    let first_trade = trade(&app).await;
+    app.handle.drain().await.unwrap();
+    assert_eq!(outcome(&app, &first_trade).await["status"], "executed");
+
+    let probes = [
+        ("read_other_db", ""),
+        ("read_config", config_file.to_str().unwrap()),
+        ("write_tmp", ""),
+        ("write_plugin_dir", ""),
+        ("os_system", ""),
+        ("subprocess", ""),
+        ("connect", port.as_str()),
+        ("kill_engine", ""),
+        ("allocate_1gib", ""),
+    ];
+    for (probe, arg) in probes {
+        post_alert(
+            &app,
+            json!({"id": probe, "strategy": "HOSTILE", "symbol": "XAUUSD", "side": "buy",
+                                "price": "2350", "probe": probe, "arg": arg}),
+        )
+        .await;
+        let traded = trade(&app).await;
+        app.handle.drain().await.unwrap();
+        let o = outcome(&app, probe).await;
+        let report: Value = serde_json::from_str(o["reason"].as_str().unwrap_or("{}")).unwrap_or(Value::Null);
+        assert_eq!(report["denied"], true, "{probe} must be denied: {o}");
+        assert_eq!(outcome(&app, &traded).await["status"], "executed", "the engine kept trading during {probe}");
+    }
+    assert!(listener.accept().is_err(), "no connection reached the listener");
+    assert!(!Path::new("/tmp/zepix-hostile-was-here").exists());
+
+    post_alert(
+        &app,
+        json!({"id": "own-data", "strategy": "HOSTILE", "symbol": "XAUUSD", "side": "buy",
+                            "price": "2350", "probe": "write_own_data"}),
+    )
+    .await;
+    app.handle.drain().await.unwrap();
+    let o = outcome(&app, "own-data").await;
+    assert!(o["reason"].as_str().unwrap().contains("\"denied\": false"), "its own data folder is writable: {o}");
+
+    // A loop that never ends is stopped by the call's deadline; the engine trades meanwhile.
+    post_alert(
+        &app,
+        json!({"id": "loop", "strategy": "HOSTILE", "symbol": "XAUUSD", "side": "buy",
+                            "price": "2350", "probe": "loop_forever"}),
+    )
+    .await;
+    let during = trade(&app).await;
+    app.handle.drain().await.unwrap();
+    let looped = outcome(&app, "loop").await;
+    assert_eq!(looped["status"], "failed", "{looped}");
+    assert!(looped["reason"].as_str().unwrap().contains("timed out after 1500 ms"), "{looped}");
+    assert_eq!(outcome(&app, &during).await["status"], "executed");
+    let (_, plugin) = send(&app, Method::GET, "/api/plugins/hostile", Value::Null).await;
+    assert_eq!(plugin["counters"]["failures"], 1, "the timeout counted once: {plugin}");
+    app.stop().await.unwrap();
+}
