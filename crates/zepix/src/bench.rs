@@ -331,13 +331,23 @@ pub fn echo_plugin() -> Result<()> {
     }
 }
 
-const BENCH_PY_PLUGIN: &str = r#"from zepix_sdk import LogicPlugin
+/// A Python plugin that places each entry's order by calling `orders.place` and waiting for it.
+const BENCH_PY_CALLBACK: &str = r#"from zepix_sdk import LogicPlugin
 
 
 class Plugin(LogicPlugin):
     def process_entry_signal(self, signal):
         placed = self.services.orders.place_from_signal(signal)
-        return self.executed(orders=[placed["order"]["id"]])
+        return self.executed(orders=[placed])
+"#;
+
+/// The same plugin returning the order with its decision (`place`): no round trip per order.
+const BENCH_PY_PLACE: &str = r#"from zepix_sdk import LogicPlugin
+
+
+class Plugin(LogicPlugin):
+    def process_entry_signal(self, signal):
+        return self.executed(place=[self.services.orders.intent_from_signal(signal)])
 "#;
 
 fn bench_py_manifest(id: &str, strategy: &str) -> String {
@@ -433,9 +443,13 @@ pub async fn plugin(calls: usize, signals: usize) -> Result<ExitCode> {
     let data_dir = tmp.path().join("data");
     let plugin_dir = tmp.path().join("plugins");
     let py_dir = plugin_dir.join("bench_py");
-    std::fs::create_dir_all(&py_dir)?;
-    std::fs::write(py_dir.join("plugin.toml"), bench_py_manifest("bench_py", "BENCH_PY"))?;
-    std::fs::write(py_dir.join("plugin.py"), BENCH_PY_PLUGIN)?;
+    let plugins = [("bench_py", "BENCH_PY", BENCH_PY_CALLBACK), ("bench_py_place", "BENCH_PY_PLACE", BENCH_PY_PLACE)];
+    for (id, strategy, code) in plugins {
+        let dir = plugin_dir.join(id);
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("plugin.toml"), bench_py_manifest(id, strategy))?;
+        std::fs::write(dir.join("plugin.py"), code)?;
+    }
     let echo_dir = tmp.path().join("echo");
     std::fs::create_dir_all(&echo_dir)?;
 
@@ -471,9 +485,12 @@ pub async fn plugin(calls: usize, signals: usize) -> Result<ExitCode> {
     let engine = app::start(&config, Arc::new(LiveClock), listener, Options::default()).await?;
     let handle = engine.handle.clone();
     println!("end to end (inbox → kernel → plugin → risk → paper fill → store), {signals} entry/exit signals each:");
-    for (name, strategy) in
-        [("built-in signal_executor (baseline)", "SIGNAL_EXECUTOR"), ("Python plugin bench_py", "BENCH_PY")]
-    {
+    let runs = [
+        ("built-in signal_executor (baseline)", "SIGNAL_EXECUTOR"),
+        ("Python, orders in the decision", "BENCH_PY_PLACE"),
+        ("Python, orders.place call-backs", "BENCH_PY"),
+    ];
+    for (name, strategy) in runs {
         let bodies: Vec<String> =
             (0..signals).map(|i| alert(strategy, i).replace("SIGNAL_EXECUTOR", strategy)).collect();
         let started = Instant::now();
