@@ -596,10 +596,17 @@ impl Supervisor {
         if let Some(done) = reload {
             done(Ok(info));
         }
-        for (call, method, params) in std::mem::take(&mut self.queue) {
-            self.send_call(call, method, params);
+        // The queued calls go out and the fast path opens in one step: no newer call can pass an
+        // older one, and every answer of this process takes the same path (so none overtakes
+        // another on its way to the kernel).
+        {
+            let mut hot = lock(&self.hot);
+            for (call, method, params) in std::mem::take(&mut self.queue) {
+                let id = hot.register(generation, Purpose::Call(call), &method);
+                writer.send(&line(&Message::Request { id: Some(id.into()), method, params }));
+            }
+            hot.serving = Some((generation, writer));
         }
-        self.hot().serving = Some((generation, writer));
         self.next_reload();
     }
 

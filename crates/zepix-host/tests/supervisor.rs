@@ -46,7 +46,7 @@ fn start(dir: tempfile::TempDir, timeout_ms: u64, extra: &[&str]) -> Harness {
 impl Harness {
     async fn next(&mut self) -> RemoteEvent {
         let event =
-            tokio::time::timeout(Duration::from_secs(20), self.events.recv()).await.expect("an event in time").unwrap();
+            tokio::time::timeout(Duration::from_secs(60), self.events.recv()).await.expect("an event in time").unwrap();
         if let RemoteEvent::Failed { reason } = &event {
             self.failed.push(reason.clone());
         }
