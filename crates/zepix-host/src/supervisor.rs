@@ -107,7 +107,9 @@ impl RemoteLink for ProcessLink {
 
     fn respond(&self, token: RequestToken, result: Result<Value, RpcError>) {
         {
-            let hot = lock(&self.hot);
+            let mut hot = lock(&self.hot);
+            // The time the plugin spent waiting for the engine is not its call's own.
+            hot.progress.insert(token.generation, Instant::now());
             if let Some((generation, writer)) = &hot.serving
                 && *generation == token.generation
             {
@@ -230,9 +232,12 @@ impl Hot {
         None
     }
 
-    /// Whether a plugin → engine call is within the rate limit.
-    fn admit(&mut self) -> bool {
-        self.last_activity = Instant::now();
+    /// Whether a plugin → engine call is within the rate limit. A plugin that asks is working,
+    /// not stuck: its call's deadline restarts.
+    fn admit(&mut self, generation: u64) -> bool {
+        let now = Instant::now();
+        self.last_activity = now;
+        self.progress.insert(generation, now);
         self.bucket.take()
     }
 }
@@ -278,7 +283,7 @@ fn fast_router(hot: Arc<Mutex<Hot>>, sink: Sink) -> Router {
                 }
             }
             Message::Request { id: Some(id), method, params } => {
-                if !h.admit() {
+                if !h.admit(generation) {
                     drop(h);
                     writer.send(&line(&Message::Response { id, result: Err(rate_limited()) }));
                     return None;
@@ -509,7 +514,7 @@ impl Supervisor {
 
     fn on_request(&mut self, generation: u64, id: Value, method: String, params: Value) {
         let token = RequestToken { generation, id };
-        if !self.hot().admit() {
+        if !self.hot().admit(generation) {
             self.on_command(Ctl::Respond(token, Err(rate_limited())));
             return;
         }
