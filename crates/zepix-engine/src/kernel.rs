@@ -483,7 +483,7 @@ impl Kernel {
                 let result = match result.map(zepix_plugin::serve::decision) {
                     Ok(Ok(wire)) => {
                         self.registry.slots_mut()[index].counters.consecutive_failures = 0;
-                        self.place_for(index, &flow.signal.id, wire)
+                        self.carry_out(index, &flow.signal.id, wire)
                     }
                     Ok(Err(message)) => {
                         self.record_failure(index, message.clone());
@@ -497,31 +497,51 @@ impl Kernel {
         }
     }
 
-    /// Places the orders a process plugin's decision asks for, as if it had called `orders.place`
-    /// for each while handling the signal; they join the decision's orders. A refusal ends the
-    /// list: orders already placed stay open, and the refusal is the signal's outcome.
-    fn place_for(
+    /// Carries out what a process plugin's decision asks for, as if it had called `orders.place`
+    /// and `orders.close_all` while handling the signal: closes first, then orders; their ids join
+    /// the decision. A refusal ends the list: what was done stays done, and the refusal is the
+    /// signal's outcome. A decision that asked for closes and placed and closed nothing is ignored.
+    fn carry_out(
         &mut self,
         index: usize,
         signal_id: &SignalId,
         wire: zepix_plugin::serve::WireDecision,
     ) -> Result<Decision, CallError> {
         let mut decision = wire.decision;
-        for mut params in wire.place {
-            if let Some(obj) = params.as_object_mut() {
+        let asked_to_close = !wire.close.is_empty();
+        let close = wire.close.into_iter().map(|p| ("orders.close_all", p));
+        let place = wire.place.into_iter().map(|p| ("orders.place", p));
+        for (method, mut params) in close.chain(place) {
+            if let Some(obj) = params.as_object_mut()
+                && method == "orders.place"
+            {
                 obj.insert("signal_id".into(), Value::String(signal_id.to_string()));
             }
             let slot = &mut self.registry.slots_mut()[index];
             let mut ctx = Ctx::new(&slot.meta, &mut slot.metrics, &mut self.services, Some(signal_id));
-            match zepix_plugin::serve::serve(&mut ctx, "orders.place", params) {
-                Ok(placed) => {
-                    if let Some(id) = placed.pointer("/order/id").and_then(|v| serde_json::from_value(v.clone()).ok()) {
+            match zepix_plugin::serve::serve(&mut ctx, method, params) {
+                Ok(done) if method == "orders.place" => {
+                    if let Some(id) = done.pointer("/order/id").and_then(|v| serde_json::from_value(v.clone()).ok()) {
                         decision.orders.push(id);
                     }
                     decision.kind = zepix_plugin::DecisionKind::Executed;
                 }
+                Ok(done) => {
+                    let trades = done.as_array().map(Vec::as_slice).unwrap_or_default();
+                    let ids = trades
+                        .iter()
+                        .filter_map(|t| serde_json::from_value::<PositionId>(t.pointer("/position/id")?.clone()).ok());
+                    decision.closed.extend(ids);
+                }
                 Err(e) => return Err(self.remote_error(index, &e)),
             }
+        }
+        if asked_to_close
+            && decision.kind == zepix_plugin::DecisionKind::Executed
+            && decision.orders.is_empty()
+            && decision.closed.is_empty()
+        {
+            return Ok(Decision::ignored("no open position to close"));
         }
         Ok(decision)
     }

@@ -79,7 +79,11 @@ impl Process {
             return Err(std::io::Error::other("the child's pipes were not set up"));
         };
         let wake = Arc::new(tokio::sync::Notify::new());
-        let stdin = Arc::new(Stdin { fd: stdin.into_owned_fd()?, backlog: Mutex::new(Vec::new()), wake: wake.clone() });
+        // Writes must never block the sender (the kernel's thread): a full pipe goes to the backlog.
+        // The fd comes back from the runtime in blocking mode, so non-blocking is set here.
+        let fd = stdin.into_owned_fd()?;
+        rustix::fs::fcntl_setfl(&fd, rustix::fs::OFlags::NONBLOCK)?;
+        let stdin = Arc::new(Stdin { fd, backlog: Mutex::new(Vec::new()), wake: wake.clone() });
         tokio::spawn(drain(Arc::downgrade(&stdin), wake));
         // The reader is a thread of its own blocking on the pipe: an answer wakes it directly,
         // not through the async runtime's I/O driver and then a worker (a hop that costs tens of

@@ -201,3 +201,27 @@ async fn a_reload_that_fails_to_initialize_keeps_the_old_version() {
     h.signal(1, "answer");
     assert_eq!(h.reply(1).await.unwrap()["reason"], "v1");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_that_stops_reading_never_blocks_the_sender() {
+    let mut h = start(plugin_dir(), 5_000, &[]);
+    h.ready().await;
+    // The plugin sleeps in its first call while far more than a pipe's worth of calls is sent.
+    let sleeper = json!({"id": "s0", "act": "sleep", "seconds": "3"});
+    h.link.call(0, "process_entry_signal", json!({ "signal": sleeper }));
+    let padding = "x".repeat(2_000);
+    let link = h.link;
+    let sent = tokio::task::spawn_blocking(move || {
+        for call in 1..=500 {
+            let signal = json!({"id": format!("s{call}"), "act": "answer", "padding": padding});
+            link.call(call, "process_entry_signal", json!({ "signal": signal }));
+        }
+        link
+    });
+    let link = tokio::time::timeout(Duration::from_secs(30), sent).await.expect("sending never blocks").unwrap();
+    let mut h = Harness { link, events: h.events, failed: h.failed, dir: h.dir };
+    assert!(h.events.is_empty(), "every call was sent while the plugin still slept: the sender never waited for it");
+    for call in 0..=500 {
+        assert!(h.reply(call).await.is_ok(), "call {call} answered once the plugin read again");
+    }
+}

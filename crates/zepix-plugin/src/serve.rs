@@ -245,15 +245,17 @@ struct NotifyParams {
     message: String,
 }
 
-/// A plugin's answer to a `process_*` call: its decision, and the orders it asks the engine to
-/// place for the signal (`place`: each an `orders.place` params object), which saves a round trip
-/// per order.
+/// A plugin's answer to a `process_*` call: its decision, the orders it asks the engine to place
+/// for the signal (`place`: each an `orders.place` params object) and the positions to close
+/// (`close`: each an `orders.close_all` params object), which saves a round trip per order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WireDecision {
     /// The decision as given.
     pub decision: crate::api::Decision,
     /// Orders to place before the decision is stored.
     pub place: Vec<Value>,
+    /// Positions to close before the decision is stored (`orders.close_all` params each).
+    pub close: Vec<Value>,
 }
 
 /// Reads a plugin's answer to a `process_*` call.
@@ -273,11 +275,14 @@ pub fn decision(value: Value) -> Result<WireDecision, String> {
         closed: Vec<PositionId>,
         #[serde(default)]
         place: Vec<Value>,
+        #[serde(default)]
+        close: Vec<Value>,
     }
     let w: Wire = serde_json::from_value(value).map_err(|e| format!("not a decision: {e}"))?;
     Ok(WireDecision {
         decision: crate::api::Decision { kind: w.kind, reason: w.reason, orders: w.orders, closed: w.closed },
         place: w.place,
+        close: w.close,
     })
 }
 

@@ -341,13 +341,17 @@ class Plugin(LogicPlugin):
         return self.executed(orders=[placed])
 "#;
 
-/// The same plugin returning the order with its decision (`place`): no round trip per order.
+/// The same plugin returning its orders and closes with its decision (`place`, `close`): no round
+/// trip per order.
 const BENCH_PY_PLACE: &str = r#"from zepix_sdk import LogicPlugin
 
 
 class Plugin(LogicPlugin):
     def process_entry_signal(self, signal):
         return self.executed(place=[self.services.orders.intent_from_signal(signal)])
+
+    def process_exit_signal(self, signal):
+        return self.executed(close=[{"symbol": signal["symbol"]}])
 "#;
 
 fn bench_py_manifest(id: &str, strategy: &str) -> String {
@@ -487,7 +491,7 @@ pub async fn plugin(calls: usize, signals: usize) -> Result<ExitCode> {
     println!("end to end (inbox → kernel → plugin → risk → paper fill → store), {signals} entry/exit signals each:");
     let runs = [
         ("built-in signal_executor (baseline)", "SIGNAL_EXECUTOR"),
-        ("Python, orders in the decision", "BENCH_PY_PLACE"),
+        ("Python, orders and closes in the decision", "BENCH_PY_PLACE"),
         ("Python, orders.place call-backs", "BENCH_PY"),
     ];
     for (name, strategy) in runs {

@@ -106,14 +106,18 @@ class LogicPlugin:
     # -- decisions -----------------------------------------------------------------------------
 
     def executed(self, orders: Any = None, closed: Any = None, reason: str | None = None,
-                 place: Any = None) -> dict:
+                 place: Any = None, close: Any = None) -> dict:
         """Orders were placed and/or positions closed. ``orders`` takes order ids or what
         ``orders.place`` returned; ``closed`` takes position ids, positions or trades.
 
         ``place`` lists orders for the engine to place when it gets this answer
         (``self.services.orders.intent(...)`` / ``intent_from_signal(signal)``): the same as calling
         ``orders.place`` for each, without waiting for the engine in between. Their ids join
-        ``orders``; a risk refusal of one stops the list and becomes the signal's outcome."""
+        ``orders``; a risk refusal of one stops the list and becomes the signal's outcome.
+
+        ``close`` lists ``{"symbol": …, "side": …?}`` whose positions the engine closes when it gets
+        this answer (``orders.close_all`` for each, without the round trip); the closed positions
+        join ``closed``, and a decision that closed and placed nothing is stored as ignored."""
         decision = {
             "kind": _EXECUTED,
             "reason": reason,
@@ -122,6 +126,8 @@ class LogicPlugin:
         }
         if place:
             decision["place"] = list(place)
+        if close:
+            decision["close"] = list(close)
         return decision
 
     def reject(self, reason: str) -> dict:

@@ -99,7 +99,7 @@ def _error_line(rid: Any, code: int, message: str, data: Any = None) -> bytes:
 
 
 _KINDS = ("executed", "rejected", "ignored")
-_DECISION_KEYS = frozenset(("kind", "reason", "orders", "closed", "place"))
+_DECISION_KEYS = frozenset(("kind", "reason", "orders", "closed", "place", "close"))
 _NO_DECISION = "no decision"
 
 
@@ -144,7 +144,7 @@ def normalize_decision(value: Any, method: str) -> dict:
         raise PluginError(f"{method}: decision kind must be executed, rejected or ignored, got {kind!r}")
     if not _DECISION_KEYS.issuperset(value.keys()):
         extra = ", ".join(sorted(str(k) for k in value.keys() - _DECISION_KEYS))
-        raise PluginError(f"{method}: a decision has only kind, reason, orders, closed and place; remove {extra}")
+        raise PluginError(f"{method}: a decision has only kind, reason, orders, closed, place and close; remove {extra}")
     reason = value.get("reason")
     if reason is not None and not isinstance(reason, str):
         reason = str(reason)
@@ -164,6 +164,14 @@ def normalize_decision(value: Any, method: str) -> dict:
                 "e.g. [self.services.orders.intent_from_signal(signal)]"
             )
         out["place"] = list(place)
+    close = value.get("close")
+    if close:
+        if not isinstance(close, (list, tuple)) or not all(isinstance(c, dict) and c.get("symbol") for c in close):
+            raise PluginError(
+                f"{method}: decision `close` must be a list of orders.close_all params (symbol, side?), "
+                "e.g. [{\"symbol\": signal.symbol}]"
+            )
+        out["close"] = [dict(c) for c in close]
     return out
 
 

@@ -734,6 +734,15 @@ class PluginHarness:
                 placed = self.engine.request("orders.place", params)
                 decision["orders"].append(placed["order"]["id"])
                 decision["kind"] = "executed"
+            close = decision.pop("close", None)
+            for params in close or ():
+                # As the engine does with a decision's `close`: orders.close_all for each.
+                for trade in self.engine.request("orders.close_all", dict(params)):
+                    decision["closed"].append(trade["position"]["id"])
+            if close and decision["kind"] == "executed" and not decision["orders"] and not decision["closed"]:
+                symbols = ", ".join(str(c.get("symbol")) for c in close)
+                decision = {"kind": "ignored", "reason": f"no open position on {symbols}", "orders": [],
+                            "closed": []}
             self._deliver_order_hooks()
             return decision
         except PluginCallError as e:

@@ -248,3 +248,29 @@ fn orders_in_the_decision_are_placed_for_the_signal_in_one_round_trip() {
     let outcome = rig.stored("q").unwrap();
     assert_eq!((outcome.status, outcome.code.as_deref()), (OutcomeStatus::Rejected, Some("lot_above_max")));
 }
+
+#[test]
+fn closes_in_the_decision_close_the_plugins_positions_or_say_there_were_none() {
+    let mut rig = Rig::new(&[]);
+    rig.send(entry("open", "PY"));
+    let (call, ..) = rig.wire.take_calls().remove(0);
+    let order = json!({"symbol": "XAUUSD", "side": "buy", "lot": "0.1", "price": "2000"});
+    rig.event(RemoteEvent::Reply { call, result: Ok(json!({"kind": "executed", "place": [order]})) });
+    let exit = json!({"id": "exit", "strategy": "PY", "symbol": "XAUUSD", "action": "close", "price": 2010});
+    rig.send(exit.clone());
+    let (call, ..) = rig.wire.take_calls().remove(0);
+    let close = json!({"kind": "executed", "close": [{"symbol": "XAUUSD"}]});
+    rig.event(RemoteEvent::Reply { call, result: Ok(close.clone()) });
+    let outcome = rig.stored("exit").unwrap();
+    assert_eq!((outcome.status, outcome.closed.len()), (OutcomeStatus::Executed, 1));
+    assert!(rig.kernel.status().positions.is_empty());
+    assert_eq!(rig.kernel.status().account.realized.to_string(), "100");
+
+    let mut again = exit;
+    again["id"] = json!("exit-again");
+    rig.send(again);
+    let (call, ..) = rig.wire.take_calls().remove(0);
+    rig.event(RemoteEvent::Reply { call, result: Ok(close) });
+    let outcome = rig.stored("exit-again").unwrap();
+    assert_eq!(outcome.status, OutcomeStatus::Ignored, "nothing was open: {outcome:?}");
+}
