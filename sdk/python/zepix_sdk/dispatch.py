@@ -301,10 +301,10 @@ class Dispatcher:
         self._loop: Any = None
         self._methods: dict[str, Callable[[dict], Any]] = {
             "initialize": self._initialize,
-            "process_entry_signal": self._process_validated("process_entry_signal"),
-            "process_exit_signal": self._process_validated("process_exit_signal"),
-            "process_reversal_signal": self._process_validated("process_reversal_signal"),
-            "process_signal": self._process_plain("process_signal"),
+            "process_entry_signal": self._process("process_entry_signal", validate=True),
+            "process_exit_signal": self._process("process_exit_signal", validate=True),
+            "process_reversal_signal": self._process("process_reversal_signal", validate=True),
+            "process_signal": self._process("process_signal", validate=False),
             "on_signal_received": self._on_signal_received,
             "on_sl_hit": self._hook_with("on_sl_hit", "trade"),
             "on_tp_hit": self._hook_with("on_tp_hit", "trade"),
@@ -467,22 +467,18 @@ class Dispatcher:
             "hooks": list(self.hooks),
         }
 
-    def _process_validated(self, name: str) -> Callable[[dict], dict]:
+    def _process(self, name: str, validate: bool) -> Callable[[dict], dict]:
+        """A ``process_*`` handler; entries, exits and reversals pass ``validate_alert`` first."""
         def handle(params: dict) -> dict:
             signal = _signal_param(params)
             plugin = self.plugin
             previous = self.current_signal_id
             self.current_signal_id = signal.get("id")
             try:
-                ok = plugin.validate_alert(signal)
-                if ok is not True:
-                    ok = self.resolve(ok)
-                    if isinstance(ok, str):
-                        return {"kind": "rejected", "reason": ok or "validate_alert refused the signal",
-                                "orders": [], "closed": []}
-                    if ok is not None and not ok:
-                        return {"kind": "rejected", "reason": "validate_alert refused the signal",
-                                "orders": [], "closed": []}
+                if validate:
+                    refused = self._refused_by_validate_alert(plugin, signal)
+                    if refused is not None:
+                        return {"kind": "rejected", "reason": refused, "orders": [], "closed": []}
                 result = getattr(plugin, name)(signal)
                 if result is not None and type(result) is not dict:
                     result = self.resolve(result)
@@ -492,20 +488,17 @@ class Dispatcher:
 
         return handle
 
-    def _process_plain(self, name: str) -> Callable[[dict], dict]:
-        def handle(params: dict) -> dict:
-            signal = _signal_param(params)
-            previous = self.current_signal_id
-            self.current_signal_id = signal.get("id")
-            try:
-                result = getattr(self.plugin, name)(signal)
-                if result is not None and type(result) is not dict:
-                    result = self.resolve(result)
-                return normalize_decision(result, name)
-            finally:
-                self.current_signal_id = previous
-
-        return handle
+    def _refused_by_validate_alert(self, plugin: Any, signal: Signal) -> str | None:
+        """Why ``validate_alert`` refused the signal, or None when it passed."""
+        ok = plugin.validate_alert(signal)
+        if ok is True:
+            return None
+        ok = self.resolve(ok)
+        if isinstance(ok, str):
+            return ok or "validate_alert refused the signal"
+        if ok is not None and not ok:
+            return "validate_alert refused the signal"
+        return None
 
     def _on_signal_received(self, params: dict) -> dict:
         signal = _signal_param(params)
