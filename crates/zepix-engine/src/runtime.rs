@@ -10,14 +10,14 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::oneshot;
-use zepix_model::{Clock, PluginId, PositionId, Signal, SignalId, SignalSource, Trade};
+use tokio::sync::{broadcast, oneshot};
+use zepix_model::{Clock, Event, PluginId, PositionId, Signal, SignalId, SignalSource, Trade};
 use zepix_plugin::{InitInfo, RemoteEvent};
 
 use crate::error::EngineError;
 use crate::kernel::{EngineStatus, Kernel};
 use crate::metrics::{EngineMetrics, Intake};
-use crate::ports::{Appended, Inbox, InboxRecord, Store, StoreError};
+use crate::ports::{Appended, Inbox, InboxRecord, Store, StoreError, StoreOp};
 use crate::registry::PluginStatus;
 use crate::risk::TradingState;
 
@@ -48,6 +48,33 @@ pub enum Command {
     Shutdown(Reply<Result<(), StoreError>>),
 }
 
+/// Every event the kernel records, as it is submitted to the store, for live subscribers (the
+/// Telegram notifier, the event stream). A subscriber that falls behind loses the oldest events
+/// and is told how many.
+pub type EventBus = broadcast::Sender<Event>;
+
+/// Events a slow subscriber may fall behind by before it loses the oldest.
+const EVENT_BACKLOG: usize = 4_096;
+
+/// A new event bus with no subscribers.
+#[must_use]
+pub fn event_bus() -> EventBus {
+    broadcast::channel(EVENT_BACKLOG).0
+}
+
+/// Publishes the batch's events, then hands the batch to the store.
+fn submit(store: &dyn Store, events: &EventBus, ops: Vec<StoreOp>) {
+    if events.receiver_count() > 0 {
+        for op in &ops {
+            if let StoreOp::Event(event) = op {
+                // No subscriber left is not an error: the store still records the event.
+                let _ = events.send((**event).clone());
+            }
+        }
+    }
+    store.submit(ops);
+}
+
 /// How often the kernel does time-driven work when idle.
 const TICK: Duration = Duration::from_millis(500);
 /// Submit store ops at least this often during a long burst.
@@ -59,6 +86,7 @@ const MAX_OPS_PER_SUBMIT: usize = 8_192;
 pub fn spawn_kernel(
     mut kernel: Kernel,
     store: Arc<dyn Store>,
+    events: EventBus,
     commands: Receiver<Command>,
     mut on_tick: Box<dyn FnMut(&Kernel) + Send>,
 ) -> JoinHandle<()> {
@@ -71,7 +99,7 @@ pub fn spawn_kernel(
                     Ok(cmd) => cmd,
                     Err(RecvTimeoutError::Timeout) => {
                         kernel.tick();
-                        store.submit(kernel.take_ops());
+                        submit(store.as_ref(), &events, kernel.take_ops());
                         on_tick(&kernel);
                         continue;
                     }
@@ -79,14 +107,14 @@ pub fn spawn_kernel(
                 };
                 let mut next = Some(first);
                 while let Some(cmd) = next.take() {
-                    if !handle(&mut kernel, store.as_ref(), cmd, &mut drains) {
-                        store.submit(kernel.take_ops());
+                    if !handle(&mut kernel, store.as_ref(), &events, cmd, &mut drains) {
+                        submit(store.as_ref(), &events, kernel.take_ops());
                         return;
                     }
                     next = commands.try_recv().ok();
                     // A burst of inputs becomes one batch of store ops.
                     if next.is_none() || kernel.pending_ops() >= MAX_OPS_PER_SUBMIT {
-                        store.submit(kernel.take_ops());
+                        submit(store.as_ref(), &events, kernel.take_ops());
                     }
                 }
                 if !drains.is_empty() && kernel.signals_pending() == 0 {
@@ -97,7 +125,7 @@ pub fn spawn_kernel(
                 }
             }
             kernel.stop();
-            store.submit(kernel.take_ops());
+            submit(store.as_ref(), &events, kernel.take_ops());
             if let Err(e) = store.flush() {
                 tracing::error!("final store flush failed: {e}");
             }
@@ -110,6 +138,7 @@ pub fn spawn_kernel(
 fn handle(
     kernel: &mut Kernel,
     store: &dyn Store,
+    events: &EventBus,
     cmd: Command,
     drains: &mut Vec<Reply<Result<(), StoreError>>>,
 ) -> bool {
@@ -153,7 +182,7 @@ fn handle(
         }
         Command::Drain(reply) => {
             if kernel.signals_pending() == 0 {
-                store.submit(kernel.take_ops());
+                submit(store, events, kernel.take_ops());
                 let _ = reply.send(store.flush());
             } else {
                 drains.push(reply);
@@ -161,7 +190,7 @@ fn handle(
         }
         Command::Shutdown(reply) => {
             kernel.stop();
-            store.submit(kernel.take_ops());
+            submit(store, events, kernel.take_ops());
             let _ = reply.send(store.flush());
             return false;
         }
@@ -198,6 +227,7 @@ pub enum SubmitError {
 #[derive(Clone)]
 pub struct EngineHandle {
     commands: Sender<Command>,
+    events: EventBus,
     inbox: Arc<dyn Inbox>,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
@@ -211,16 +241,24 @@ impl std::fmt::Debug for EngineHandle {
 }
 
 impl EngineHandle {
-    /// A handle over the kernel's channel, the inbox, the store, the clock and the metrics.
+    /// A handle over the kernel's channel and event bus, the inbox, the store, the clock and the
+    /// metrics.
     #[must_use]
     pub fn new(
         commands: Sender<Command>,
+        events: EventBus,
         inbox: Arc<dyn Inbox>,
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         metrics: Arc<EngineMetrics>,
     ) -> Self {
-        Self { commands, inbox, store, clock, metrics }
+        Self { commands, events, inbox, store, clock, metrics }
+    }
+
+    /// Every event recorded from now on, as it happens.
+    #[must_use]
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
     }
 
     /// The engine's clock.

@@ -489,8 +489,9 @@ impl TestEngine {
             let _ = sink_tx.send(Command::Signals(records));
         })));
         let store_dyn: Arc<dyn Store> = store.clone();
-        let thread = spawn_kernel(kernel, store_dyn.clone(), rx, Box::new(|_| {}));
-        let handle = EngineHandle::new(tx, inbox, store_dyn, clock, metrics);
+        let events = crate::runtime::event_bus();
+        let thread = spawn_kernel(kernel, store_dyn.clone(), events.clone(), rx, Box::new(|_| {}));
+        let handle = EngineHandle::new(tx, events, inbox, store_dyn, clock, metrics);
         Self { handle, store, thread }
     }
 }

@@ -5,6 +5,7 @@
 //! orders, positions and trades are in [`trading`]; the engine's event log in [`event`]; time comes
 //! from an injected [`clock::Clock`].
 
+pub mod bar;
 pub mod clock;
 pub mod error;
 pub mod event;
@@ -16,6 +17,7 @@ pub mod symbol;
 pub mod timeframe;
 pub mod trading;
 
+pub use bar::{Bar, Feed, Tick};
 pub use clock::{Clock, LiveClock, TestClock};
 pub use error::ModelError;
 pub use event::{Event, EventKind};

@@ -472,3 +472,17 @@ async fn serves_on_a_socket_sees_the_peer_and_stops_on_shutdown() {
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn subscribers_see_each_recorded_event_as_it_happens() {
+    let h = Harness::open();
+    h.drain().await;
+    let mut events = h.engine.handle.subscribe();
+    let (status, _) = h.alert("/webhook", &entry("bus-1")).await;
+    assert_eq!(status, StatusCode::OK);
+    h.drain().await;
+    let event = events.recv().await.unwrap();
+    assert_eq!(event.kind, zepix_model::EventKind::OrderPlaced, "{event:?}");
+    assert_eq!(event.plugin.as_ref().map(ToString::to_string).as_deref(), Some("exec"));
+    assert!(events.try_recv().is_err(), "one alert, one event");
+}

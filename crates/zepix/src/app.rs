@@ -214,9 +214,11 @@ pub async fn start(
     let inbox = Arc::new(inbox);
     let tick_inbox = inbox.clone();
     let tick_store = store.clone();
+    let events = zepix_engine::event_bus();
     let kernel_thread = spawn_kernel(
         kernel,
         store_dyn.clone(),
+        events.clone(),
         rx,
         Box::new(move |kernel: &Kernel| {
             // Signals still waiting for a process plugin keep their place in the inbox.
@@ -225,7 +227,7 @@ pub async fn start(
         }),
     );
     let inbox_dyn: Arc<dyn Inbox> = inbox;
-    let handle = EngineHandle::new(tx, inbox_dyn, store_dyn, clock, metrics);
+    let handle = EngineHandle::new(tx, events, inbox_dyn, store_dyn, clock, metrics);
     let watcher = if config.plugin_system.watch && !watched.is_empty() {
         Some(crate::watch::watch(handle.clone(), watched).context("starting the plugin file watcher")?)
     } else {
