@@ -6,7 +6,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use zepix_model::{
-    CloseReason, Lots, PluginId, Position, PositionId, Price, Side, SignalId, Sizing, Symbol, Timeframe, Trade, Trend,
+    CloseReason, Lots, PluginId, Position, PositionId, Price, Side, Signal, SignalId, Sizing, Symbol, Timeframe, Trade, Trend,
 };
 use zepix_plugin::{NotifyLevel, OrderIntent, Placed, PluginContext, Service, ServiceError, ServiceErrorCode};
 
@@ -108,6 +108,13 @@ impl PluginContext for Ctx<'_> {
     fn notify(&mut self, level: NotifyLevel, message: &str) -> Result<(), ServiceError> {
         self.call(Service::Notify, |s, m, _| {
             s.notify(m.id(), level, message);
+            Ok(())
+        })
+    }
+
+    fn emit_signal(&mut self, signal: Signal) -> Result<(), ServiceError> {
+        self.call(Service::Signals, |s, m, _| {
+            s.emit(m.id().clone(), signal);
             Ok(())
         })
     }

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 use zepix_model::{
-    Account, CloseReason, EventKind, Money, PluginId, Position, PositionId, Signal, SignalId, SignalType, Trade,
+    Account, Bar, CloseReason, EventKind, Feed, Money, PluginId, Position, PositionId, Signal, SignalId, SignalType, Trade,
 };
 use zepix_plugin::remote::code;
 use zepix_plugin::{
@@ -83,6 +83,8 @@ enum Pending {
     Signal { flow: Flow, index: usize },
     /// A notification hook (`on_sl_hit`…): only failures matter.
     Hook { index: usize },
+    /// A bar sent to a strategy plugin: its answer carries the signals it emits.
+    Bar { index: usize, feed: Feed, bar: Bar },
 }
 
 /// The kernel.
@@ -237,7 +239,7 @@ impl Kernel {
     /// Signals waiting for a process plugin.
     #[must_use]
     pub fn signals_pending(&self) -> usize {
-        self.pending.values().filter(|p| !matches!(p, Pending::Hook { .. })).count()
+        self.pending.values().filter(|p| !matches!(p, Pending::Hook { .. } | Pending::Bar { .. })).count()
     }
 
     /// The lowest inbox sequence number still waiting for a process plugin: the inbox keeps
@@ -248,7 +250,7 @@ impl Kernel {
             .values()
             .filter_map(|p| match p {
                 Pending::Gate { flow, .. } | Pending::Signal { flow, .. } => Some(flow.record.seq),
-                Pending::Hook { .. } => None,
+                Pending::Hook { .. } | Pending::Bar { .. } => None,
             })
             .min()
     }
@@ -458,6 +460,7 @@ impl Kernel {
                     self.remote_error(index, &e);
                 }
             }
+            Pending::Bar { index, feed, bar } => self.on_bar_reply(index, &feed, &bar, result),
             Pending::Gate { mut flow, index } => {
                 let decision = match result {
                     Ok(v) => zepix_plugin::serve::hook_decision(v).map_err(|m| {
@@ -830,6 +833,8 @@ impl Kernel {
         }
     }
 }
+
+mod bars;
 
 #[cfg(test)]
 mod tests;

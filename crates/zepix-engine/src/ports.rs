@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use zepix_model::{
-    Account, CloseReason, Event, Fill, Money, Order, OrderId, OrderRequest, PluginId, Position, PositionId, Price,
+    Account, Bar, CloseReason, Event, Fill, Money, Order, OrderId, OrderRequest, PluginId, Position, PositionId, Price,
     Signal, SignalId, SignalSource, Symbol, Timeframe, Trade, Trend,
 };
 
@@ -68,6 +68,9 @@ pub trait Venue: Send {
     fn execute(&mut self, order: RiskApproved<OrderTicket>, at: DateTime<Utc>) -> Result<Execution, VenueError>;
     /// Records a market price (mid). Returns the positions whose SL or TP it triggered, closed.
     fn mark(&mut self, symbol: &Symbol, price: Price, at: DateTime<Utc>) -> Vec<Trade>;
+    /// Records a closed bar of mid prices: SL and TP are checked against its whole range, and its
+    /// close becomes the last price. Returns the positions it closed.
+    fn mark_bar(&mut self, symbol: &Symbol, bar: &Bar, at: DateTime<Utc>) -> Vec<Trade>;
     /// Closes a position at the current price.
     ///
     /// # Errors

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use zepix_model::{
     Clock, CloseReason, Event, EventKind, Level, Lots, Money, Order, OrderId, OrderRequest, OrderStatus, PluginId,
-    Position, PositionId, Price, Side, SignalId, Sizing, Symbol, SymbolSpec, SymbolTable, Timeframe, Trade, Trend,
+    Bar, Position, PositionId, Price, Side, Signal, SignalId, Sizing, Symbol, SymbolSpec, SymbolTable, Timeframe, Trade, Trend,
 };
 use zepix_plugin::{NotifyLevel, OrderIntent, Placed, RiskCode, Service, ServiceError, ServiceErrorCode};
 
@@ -55,6 +55,8 @@ pub struct Services {
     /// not walk the book.
     open_by_plugin: HashMap<PluginId, usize>,
     plugin_dbs: HashMap<PluginId, Box<dyn PluginDb>>,
+    /// Signals plugins emitted, not yet taken by the kernel.
+    emitted: Vec<(PluginId, Signal)>,
 }
 
 impl std::fmt::Debug for Services {
@@ -103,6 +105,7 @@ impl Services {
             next_order_id: max_order_id + 1,
             realized_today,
             plugin_dbs: HashMap::new(),
+            emitted: Vec::new(),
         }
     }
 
@@ -192,6 +195,46 @@ impl Services {
         }
         self.check_daily_loss();
         trades
+    }
+
+    /// A closed bar: SL and TP checked against its range, its close the last price. Returns the
+    /// trades it closed (already recorded).
+    pub fn mark_bar(&mut self, symbol: &Symbol, bar: &Bar) -> Vec<Trade> {
+        let at = self.now();
+        let trades = self.venue.mark_bar(symbol, bar, at);
+        match self.prices.get_mut(symbol) {
+            Some(last) => *last = (bar.close, at),
+            None => {
+                self.prices.insert(symbol.clone(), (bar.close, at));
+            }
+        }
+        for trade in &trades {
+            self.record_close(trade);
+        }
+        self.check_daily_loss();
+        trades
+    }
+
+    /// A plugin emitted a signal; the kernel takes it with [`Services::take_emitted`].
+    pub fn emit(&mut self, plugin: PluginId, signal: Signal) {
+        self.emitted.push((plugin, signal));
+    }
+
+    /// Every emitted signal, taken out.
+    pub fn take_emitted(&mut self) -> Vec<(PluginId, Signal)> {
+        std::mem::take(&mut self.emitted)
+    }
+
+    /// The signals emitted since `from` (an earlier length of the buffer), to complete them.
+    pub fn emitted_since(&mut self, from: usize) -> &mut [(PluginId, Signal)] {
+        let from = from.min(self.emitted.len());
+        &mut self.emitted[from..]
+    }
+
+    /// How many emitted signals wait to be taken.
+    #[must_use]
+    pub fn emitted_len(&self) -> usize {
+        self.emitted.len()
     }
 
     fn record_close(&mut self, trade: &Trade) {

@@ -10,7 +10,7 @@ use std::thread::JoinHandle;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use zepix_model::{
-    Account, Clock, CloseReason, Event, Fill, Money, Order, PluginId, Position, PositionId, Price, Side, Signal,
+    Account, Bar, Clock, CloseReason, Event, Fill, Money, Order, PluginId, Position, PositionId, Price, Side, Signal,
     SignalId, SignalSource, Symbol, SymbolTable, Timeframe, Trade,
 };
 use zepix_plugin::{
@@ -278,6 +278,14 @@ impl Venue for SimpleVenue {
         let fill =
             Fill { order_id: t.id, position_id: id, symbol: r.symbol.clone(), side: r.side, lots: r.lots, price, at };
         Ok(Execution { fill, position })
+    }
+
+    /// Simplified: the low, then the high, then the close, each as a mark.
+    fn mark_bar(&mut self, symbol: &Symbol, bar: &Bar, at: DateTime<Utc>) -> Vec<Trade> {
+        let mut trades = self.mark(symbol, bar.low, at);
+        trades.extend(self.mark(symbol, bar.high, at));
+        self.prices.insert(symbol.clone(), bar.close);
+        trades
     }
 
     fn mark(&mut self, symbol: &Symbol, price: Price, at: DateTime<Utc>) -> Vec<Trade> {

@@ -45,6 +45,12 @@ impl Timeframe {
     pub const fn minutes(self) -> u32 {
         self.0
     }
+
+    /// The length of one bar.
+    #[must_use]
+    pub fn duration(self) -> chrono::Duration {
+        chrono::Duration::minutes(i64::from(self.0))
+    }
 }
 
 impl FromStr for Timeframe {

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use zepix_model::{
-    Level, Lots, Order, OrderId, PluginId, Position, PositionId, Price, Side, Signal, Sizing, Symbol, Timeframe, Trade,
+    Bar, Feed, Level, Lots, Order, OrderId, PluginId, Position, PositionId, Price, Side, Signal, Sizing, Symbol, Timeframe, Trade,
     Trend,
 };
 
@@ -328,6 +328,14 @@ pub trait PluginContext {
     /// Capability denied, or the SQL failed.
     fn db_query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Map<String, Value>>, ServiceError>;
 
+    /// Emits a signal into the engine's inbox and router, as a webhook alert would arrive
+    /// (`signals`). The engine gives it its id and fills the symbol, timeframe and price from the
+    /// bar being handled when the signal leaves them out.
+    ///
+    /// # Errors
+    /// Capability denied.
+    fn emit_signal(&mut self, signal: Signal) -> Result<(), ServiceError>;
+
     /// Whether every timeframe's trend agrees with `side` (`trend`).
     ///
     /// # Errors
@@ -369,6 +377,16 @@ pub trait Plugin: Send {
     /// Counted as a failure; the signal passes unchanged.
     fn on_signal_received(&mut self, _signal: &Signal, _ctx: &mut dyn PluginContext) -> PluginResult<HookDecision> {
         Ok(HookDecision::Pass)
+    }
+
+    /// A closed bar of a feed the plugin subscribes to (strategy role: the manifest's `symbols`
+    /// and `timeframes`, empty meaning any). Signals go out through
+    /// [`PluginContext::emit_signal`].
+    ///
+    /// # Errors
+    /// Counted as a failure.
+    fn on_bar(&mut self, _feed: &Feed, _bar: &Bar, _ctx: &mut dyn PluginContext) -> PluginResult<()> {
+        Ok(())
     }
 
     /// An entry signal routed to this plugin.

@@ -106,12 +106,14 @@ pub enum Service {
     Notify,
     /// The plugin database.
     Db,
+    /// Emitting signals (strategy plugins).
+    Signals,
 }
 
 impl Service {
     /// Every service, in a stable order.
-    pub const ALL: [Self; 7] =
-        [Self::Orders, Self::Positions, Self::Risk, Self::Market, Self::Trend, Self::Notify, Self::Db];
+    pub const ALL: [Self; 8] =
+        [Self::Orders, Self::Positions, Self::Risk, Self::Market, Self::Trend, Self::Notify, Self::Db, Self::Signals];
 
     /// The capability a call to this service needs.
     #[must_use]
@@ -124,6 +126,7 @@ impl Service {
             Self::Trend => Capability::Trend,
             Self::Notify => Capability::Notify,
             Self::Db => Capability::Db,
+            Self::Signals => Capability::Signals,
         }
     }
 
@@ -138,6 +141,7 @@ impl Service {
             Self::Trend => "trend",
             Self::Notify => "notify",
             Self::Db => "db",
+            Self::Signals => "signals",
         }
     }
 }

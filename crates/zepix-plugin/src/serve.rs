@@ -14,7 +14,7 @@ use crate::api::{NotifyLevel, OrderIntent, PluginContext, ServiceError, ServiceE
 use crate::remote::{RpcError, code};
 
 /// Methods that exist in protocol 1 but whose services are not built yet.
-const NOT_YET: &[&str] = &["market.bars", "signals.emit", "reentry.", "dual_order.", "profit_booking.", "safety."];
+const NOT_YET: &[&str] = &["market.bars", "reentry.", "dual_order.", "profit_booking.", "safety."];
 
 /// Runs one plugin → engine request against the plugin's context.
 ///
@@ -68,6 +68,14 @@ pub fn serve(ctx: &mut dyn PluginContext, method: &str, params: Value) -> Result
         "notify.send" => {
             let p: NotifyParams = parse(params)?;
             ctx.notify(p.level.unwrap_or(NotifyLevel::Info), &p.message).map_err(service_error)?;
+            Ok(Value::Null)
+        }
+        "signals.emit" => {
+            let p: EmitParams = parse(params)?;
+            let body = p.signal.to_string();
+            let parsed = zepix_model::signal::parse_alert(body.as_bytes(), ctx.now())
+                .map_err(|e| invalid(format!("signal: {e}")))?;
+            ctx.emit_signal(parsed.signal).map_err(service_error)?;
             Ok(Value::Null)
         }
         m if NOT_YET.iter().any(|prefix| m == *prefix || (prefix.ends_with('.') && m.starts_with(prefix))) => {
@@ -147,6 +155,12 @@ fn sizing(lot: Option<&Value>, pct: Option<Value>, amount: Option<Value>) -> Res
         (None, None, None) => Ok(None),
         _ => Err(invalid("give at most one of `lot`, `risk_pct` and `risk_amount`")),
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EmitParams {
+    signal: Value,
 }
 
 #[derive(Deserialize)]

@@ -23,6 +23,9 @@ pub struct PaperConfig {
     pub slippage_pips: Decimal,
     /// Spread in pips by symbol, overriding `spread_pips`.
     pub spreads: BTreeMap<String, Decimal>,
+    /// Commission in account currency per lot and per side (charged for both sides when the
+    /// position closes).
+    pub commission_per_lot: Decimal,
 }
 
 impl Default for PaperConfig {
@@ -33,6 +36,7 @@ impl Default for PaperConfig {
             spread_pips: Decimal::ZERO,
             slippage_pips: Decimal::ZERO,
             spreads: BTreeMap::new(),
+            commission_per_lot: Decimal::ZERO,
         }
     }
 }
@@ -55,6 +59,7 @@ impl PaperConfig {
         };
         negative("spread_pips".to_owned(), self.spread_pips)?;
         negative("slippage_pips".to_owned(), self.slippage_pips)?;
+        negative("commission_per_lot".to_owned(), self.commission_per_lot)?;
         for (name, spread) in &self.spreads {
             Symbol::new(name).map_err(|_| PaperConfigError::SpreadSymbol(name.clone()))?;
             negative(format!("spreads.{name}"), *spread)?;

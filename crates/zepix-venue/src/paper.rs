@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
 use zepix_engine::{Execution, OrderTicket, RiskApproved, Venue, VenueError};
 use zepix_model::{
-    Account, CloseReason, Fill, Money, Position, PositionId, Price, Side, Symbol, SymbolSpec, SymbolTable, Trade,
+    Account, Bar, CloseReason, Fill, Money, Position, PositionId, Price, Side, Symbol, SymbolSpec, SymbolTable, Trade,
 };
 
 use crate::config::PaperConfig;
@@ -23,6 +23,7 @@ pub struct PaperVenue {
     initial_balance: Money,
     default_spread_pips: Decimal,
     slippage_pips: Decimal,
+    commission_per_lot: Decimal,
     spreads: BTreeMap<Symbol, Decimal>,
     symbols: SymbolTable,
     positions: BTreeMap<PositionId, Position>,
@@ -64,6 +65,7 @@ impl PaperVenue {
             initial_balance: Money::from_decimal(config.balance),
             default_spread_pips: config.spread_pips,
             slippage_pips: config.slippage_pips,
+            commission_per_lot: config.commission_per_lot,
             spreads: config.symbol_spreads(),
             symbols,
             positions: BTreeMap::new(),
@@ -92,7 +94,8 @@ impl PaperVenue {
         let position = self.positions.remove(&id)?;
         let (pnl, pips) = match self.symbols.get(&position.symbol) {
             Some(spec) => {
-                let pnl = spec.pnl(position.side, position.lots, position.entry_price, exit);
+                let commission = Money::from_decimal(Decimal::TWO * self.commission_per_lot * position.lots.value());
+                let pnl = spec.pnl(position.side, position.lots, position.entry_price, exit) - commission;
                 let distance = (exit.value() - position.entry_price.value()) * position.side.sign();
                 let pips = distance
                     .checked_div(spec.pip_size)
@@ -105,6 +108,65 @@ impl PaperVenue {
         };
         self.realized += pnl;
         Some(Trade { position, exit_price: exit, closed_at: at, pnl, pips, reason })
+    }
+}
+
+impl PaperVenue {
+    fn set_price(&mut self, symbol: &Symbol, price: Price) {
+        match self.prices.get_mut(symbol) {
+            Some(last) => *last = price,
+            None => {
+                self.prices.insert(symbol.clone(), price);
+            }
+        }
+    }
+
+    /// The positions on `symbol` whose stop or target the mid prices `low`..`high` reach, in id
+    /// order, with their fill and reason. A buy's stop is checked at the low's bid and its target
+    /// at the high's bid; a sell mirrors that at the ask. With `gap` the market is already beyond
+    /// the stop (one price, not a range): it fills at the worse of the level and the market.
+    fn triggered(&self, symbol: &Symbol, low: Price, high: Price, gap: bool) -> Vec<(PositionId, Price, CloseReason)> {
+        let Some(spec) = self.symbols.get(symbol) else {
+            return Vec::new();
+        };
+        let costs = self.costs(symbol, spec);
+        let mut hits = Vec::new();
+        for position in self.positions.values().filter(|p| &p.symbol == symbol) {
+            let sign = position.side.sign();
+            let (adverse, favorable) = match position.side {
+                Side::Buy => (low, high),
+                Side::Sell => (high, low),
+            };
+            let (Ok(worst), Ok(best)) = (
+                Price::new(costs.exit(position.side, adverse, false)),
+                Price::new(costs.exit(position.side, favorable, false)),
+            ) else {
+                continue;
+            };
+            // sign × (level − exit) ≥ 0: a buy's bid at or below its stop, a sell's ask at or above.
+            let stop = position.sl.filter(|sl| sign * (sl.value() - worst.value()) >= Decimal::ZERO).map(|sl| {
+                let fill = match (gap, position.side) {
+                    (false, _) => sl,
+                    (true, Side::Buy) => sl.min(worst),
+                    (true, Side::Sell) => sl.max(worst),
+                };
+                (fill, CloseReason::StopLoss)
+            });
+            let target = || {
+                position
+                    .tp
+                    .filter(|tp| sign * (best.value() - tp.value()) >= Decimal::ZERO)
+                    .map(|tp| (tp, CloseReason::TakeProfit))
+            };
+            if let Some((fill, reason)) = stop.or_else(target) {
+                hits.push((position.id, fill, reason));
+            }
+        }
+        hits
+    }
+
+    fn settle_all(&mut self, hits: Vec<(PositionId, Price, CloseReason)>, at: DateTime<Utc>) -> Vec<Trade> {
+        hits.into_iter().filter_map(|(id, fill, reason)| self.settle(id, fill, reason, at)).collect()
     }
 }
 
@@ -200,33 +262,21 @@ impl Venue for PaperVenue {
     /// market (a gap goes through it); a target fills at its level; when both are reached the
     /// stop wins, since the path between marks is unknown.
     fn mark(&mut self, symbol: &Symbol, price: Price, at: DateTime<Utc>) -> Vec<Trade> {
-        self.prices.insert(symbol.clone(), price);
-        let Some(spec) = self.symbols.get(symbol) else {
-            return Vec::new();
-        };
-        let costs = self.costs(symbol, spec);
-        let mut hits = Vec::new();
-        for position in self.positions.values().filter(|p| &p.symbol == symbol) {
-            let Ok(exit) = Price::new(costs.exit(position.side, price, false)) else {
-                continue;
-            };
-            let sign = position.side.sign();
-            // sign × (level − exit) ≥ 0: a buy's bid at or below its stop, a sell's ask at or above.
-            let stop = position
-                .sl
-                .filter(|sl| sign * (sl.value() - exit.value()) >= Decimal::ZERO)
-                .map(|sl| (if sign > Decimal::ZERO { sl.min(exit) } else { sl.max(exit) }, CloseReason::StopLoss));
-            let target = || {
-                position
-                    .tp
-                    .filter(|tp| sign * (exit.value() - tp.value()) >= Decimal::ZERO)
-                    .map(|tp| (tp, CloseReason::TakeProfit))
-            };
-            if let Some((fill, reason)) = stop.or_else(target) {
-                hits.push((position.id, fill, reason));
-            }
-        }
-        hits.into_iter().filter_map(|(id, fill, reason)| self.settle(id, fill, reason, at)).collect()
+        self.set_price(symbol, price);
+        let hits = self.triggered(symbol, price, price, true);
+        self.settle_all(hits, at)
+    }
+
+    /// A closed bar: its open is marked first (a gap through a level fills at the open), then its
+    /// range is checked: a level inside the bar's low–high fills at the level itself. When a bar
+    /// reaches both the stop and the target of a position, the stop wins: a bar does not say
+    /// which came first, and assuming the worse is the safe side. The close becomes the price.
+    fn mark_bar(&mut self, symbol: &Symbol, bar: &Bar, at: DateTime<Utc>) -> Vec<Trade> {
+        let mut trades = self.mark(symbol, bar.open, at);
+        let hits = self.triggered(symbol, bar.low, bar.high, false);
+        trades.extend(self.settle_all(hits, at));
+        self.set_price(symbol, bar.close);
+        trades
     }
 
     fn close(&mut self, id: PositionId, reason: CloseReason, at: DateTime<Utc>) -> Result<Trade, VenueError> {

@@ -526,3 +526,52 @@ proptest! {
         prop_assert_eq!(account.equity, account.balance);
     }
 }
+
+fn bar(open: &str, high: &str, low: &str, close: &str) -> zepix_model::Bar {
+    zepix_model::Bar::new(at(1), p(open), p(high), p(low), p(close), Decimal::ZERO).unwrap()
+}
+
+#[test]
+fn a_bar_fills_levels_inside_its_range_at_the_level_and_the_stop_first_when_both() {
+    let mut venue = venue("0", "0");
+    // Gold, 1 lot = 100 oz. #1 is reached by the high only, #2 by both ends, #3 by the low only.
+    open(&mut venue, order("XAUUSD", Side::Buy, "1").at("2000").sl("1990").tp("2005"));
+    open(&mut venue, order("XAUUSD", Side::Buy, "1").at("2000").sl("1995").tp("2004"));
+    open(&mut venue, order("XAUUSD", Side::Sell, "1").at("2000").sl("2010").tp("1996"));
+    let trades = venue.mark_bar(&sym("XAUUSD"), &bar("2001", "2006", "1994", "2002"), at(1));
+    let got: Vec<_> = trades.iter().map(|t| (t.position.id.0, t.exit_price, t.reason, t.pnl)).collect();
+    assert_eq!(
+        got,
+        [
+            (1, p("2005"), CloseReason::TakeProfit, money("500")),
+            (2, p("1995"), CloseReason::StopLoss, money("-500")),
+            (3, p("1996"), CloseReason::TakeProfit, money("400")),
+        ]
+    );
+    assert_eq!(venue.last_price(&sym("XAUUSD")), Some(p("2002")), "the close is the last price");
+}
+
+#[test]
+fn a_bar_that_opens_beyond_a_stop_fills_it_at_the_open() {
+    let mut venue = venue("0", "0");
+    open(&mut venue, order("XAUUSD", Side::Buy, "1").at("2000").sl("1995"));
+    let trades = venue.mark_bar(&sym("XAUUSD"), &bar("1990", "1999", "1985", "1998"), at(1));
+    assert_eq!(trades.len(), 1);
+    assert_eq!((trades[0].exit_price, trades[0].reason), (p("1990"), CloseReason::StopLoss), "gapped through");
+    let none = venue.mark_bar(&sym("XAUUSD"), &bar("1998", "1999", "1997", "1998"), at(2));
+    assert!(none.is_empty());
+}
+
+#[test]
+fn commission_is_charged_per_lot_for_both_sides_at_the_close() {
+    let config = PaperConfig { commission_per_lot: d("3.5"), ..PaperConfig::default() };
+    let mut venue = PaperVenue::new(config, SymbolTable::default());
+    open(&mut venue, order("XAUUSD", Side::Buy, "0.5").at("2000").tp("2001"));
+    let trades = mark(&mut venue, "XAUUSD", "2001", 1);
+    // 0.5 lot × 100 oz × 1.0 = 50, minus 2 sides × 3.5 × 0.5 lot = 3.5.
+    assert_eq!(trades[0].pnl, money("46.5"));
+    assert_eq!(venue.account().balance, money("10046.5"));
+    let bad = PaperConfig { commission_per_lot: d("-1"), ..PaperConfig::default() };
+    let e = bad.validate().unwrap_err().to_string();
+    assert!(e.contains("commission_per_lot"), "{e}");
+}
