@@ -88,6 +88,8 @@ pub struct FakeContext {
     pub trend_queries: Vec<(Symbol, Timeframe)>,
     /// Notifications sent.
     pub notes: Vec<(NotifyLevel, String)>,
+    /// Signals emitted.
+    pub emitted: Vec<Signal>,
 }
 
 impl FakeContext {
@@ -106,6 +108,7 @@ impl FakeContext {
             denied: Vec::new(),
             trend_queries: Vec::new(),
             notes: Vec::new(),
+            emitted: Vec::new(),
         }
     }
 
@@ -323,6 +326,12 @@ impl PluginContext for FakeContext {
     fn notify(&mut self, level: NotifyLevel, message: &str) -> Result<(), ServiceError> {
         self.check(Service::Notify)?;
         self.notes.push((level, message.to_owned()));
+        Ok(())
+    }
+
+    fn emit_signal(&mut self, signal: Signal) -> Result<(), ServiceError> {
+        self.check(Service::Signals)?;
+        self.emitted.push(signal);
         Ok(())
     }
 
