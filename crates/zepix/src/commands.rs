@@ -651,14 +651,15 @@ fn read_test_signals(file: &Path) -> Result<Vec<zepix_model::Signal>> {
     Ok(signals)
 }
 
-/// `zepix plugin test ID --signals FILE`: runs one plugin (an id, or a plugin folder) against
-/// recorded alerts, in an engine of its own on the paper venue with a temporary data folder, and
-/// prints what became of each alert.
-pub async fn plugin_test(config: Option<PathBuf>, plugin: &str, signals_file: &Path) -> Result<ExitCode> {
+/// Points `config` at a throw-away engine under `tmp` whose plugin folder holds only `plugin` (an
+/// id of a built-in or discovered plugin, or a plugin folder): its data, plugin folder and
+/// trading state are fresh, other folder plugins are not discovered. Returns the plugin's id;
+/// which plugins run is left to the caller.
+///
+/// # Errors
+/// An unknown plugin, a folder that does not validate, or a temporary folder that cannot be made.
+pub fn isolate_plugin(config: &mut Config, plugin: &str, tmp: &Path) -> Result<zepix_model::PluginId> {
     use zepix_engine::registry::PluginSource;
-    let signals = read_test_signals(signals_file)?;
-    let mut config = load_config(config)?;
-    let tmp = tempfile::tempdir().context("creating a temporary data folder")?;
     let given = Path::new(plugin);
     let (id, folder) = if given.join("plugin.toml").is_file() {
         let manifest = Manifest::load(given).map_err(|errors| {
@@ -668,7 +669,7 @@ pub async fn plugin_test(config: Option<PathBuf>, plugin: &str, signals_file: &P
         (manifest.id, Some(given.to_path_buf()))
     } else {
         let id = zepix_model::PluginId::new(plugin).map_err(|e| anyhow::anyhow!("{e} (or give a plugin folder)"))?;
-        let (registry, _) = app::build_registry(&config, &[]);
+        let (registry, _) = app::build_registry(config, &[]);
         let slot = registry.get(&id).with_context(|| {
             format!(
                 "no plugin `{id}` in {} or built in: `zepix plugin list` shows them (or give a plugin folder)",
@@ -681,9 +682,7 @@ pub async fn plugin_test(config: Option<PathBuf>, plugin: &str, signals_file: &P
         };
         (id, folder)
     };
-    // An engine where this plugin is the only one: its folder alone is discovered, every other
-    // plugin is disabled.
-    let plugins_dir = tmp.path().join("plugins");
+    let plugins_dir = tmp.join("plugins");
     std::fs::create_dir_all(&plugins_dir).with_context(|| format!("creating {}", plugins_dir.display()))?;
     if let Some(folder) = &folder {
         let folder = folder.canonicalize().with_context(|| format!("reading {}", folder.display()))?;
@@ -692,12 +691,25 @@ pub async fn plugin_test(config: Option<PathBuf>, plugin: &str, signals_file: &P
     config.plugin_system.enabled = true;
     config.plugin_system.auto_discover = true;
     config.plugin_system.plugin_dir = plugins_dir;
-    config.engine.data_dir = tmp.path().join("data");
+    config.engine.data_dir = tmp.join("data");
     config.engine.initial_state = zepix_engine::TradingState::Active;
-    let (registry, _) = app::build_registry(&config, &[]);
+    let (registry, _) = app::build_registry(config, &[]);
     let present: Vec<zepix_model::PluginId> = registry.slots().iter().map(|s| s.meta.id().clone()).collect();
     config.plugins.retain(|k, _| present.contains(k));
-    for other in present {
+    Ok(id)
+}
+
+/// `zepix plugin test ID --signals FILE`: runs one plugin (an id, or a plugin folder) against
+/// recorded alerts, in an engine of its own on the paper venue with a temporary data folder, and
+/// prints what became of each alert.
+pub async fn plugin_test(config: Option<PathBuf>, plugin: &str, signals_file: &Path) -> Result<ExitCode> {
+    let signals = read_test_signals(signals_file)?;
+    let mut config = load_config(config)?;
+    let tmp = tempfile::tempdir().context("creating a temporary data folder")?;
+    // An engine where this plugin is the only one running.
+    let id = isolate_plugin(&mut config, plugin, tmp.path())?;
+    let (registry, _) = app::build_registry(&config, &[]);
+    for other in registry.slots().iter().map(|s| s.meta.id().clone()) {
         config.plugins.entry(other.clone()).or_default().enabled = other == id;
     }
 
