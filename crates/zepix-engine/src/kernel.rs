@@ -835,6 +835,7 @@ impl Kernel {
 }
 
 mod bars;
+mod operator;
 
 #[cfg(test)]
 mod tests;

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{broadcast, oneshot};
-use zepix_model::{Clock, Event, PluginId, PositionId, Signal, SignalId, SignalSource, Trade};
+use zepix_model::{
+    Clock, Event, PluginId, PositionId, Signal, SignalId, SignalSource, Symbol, Timeframe, Trade, Trend,
+};
 use zepix_plugin::{InitInfo, RemoteEvent};
 
 use crate::error::EngineError;
@@ -46,6 +48,10 @@ pub enum Command {
     Drain(Reply<Result<(), StoreError>>),
     /// Stop the plugins, commit everything, end the thread.
     Shutdown(Reply<Result<(), StoreError>>),
+    /// Record an operator's event in the event log, in order with everything else.
+    RecordEvent(Box<Event>),
+    /// Set the trend of a symbol and timeframe (operator).
+    SetTrend(Symbol, Timeframe, Trend, Reply<()>),
 }
 
 /// Every event the kernel records, as it is submitted to the store, for live subscribers (the
@@ -193,6 +199,11 @@ fn handle(
             submit(store, events, kernel.take_ops());
             let _ = reply.send(store.flush());
             return false;
+        }
+        Command::RecordEvent(event) => kernel.record_event(*event),
+        Command::SetTrend(symbol, timeframe, trend, reply) => {
+            kernel.set_trend(symbol, timeframe, trend);
+            let _ = reply.send(());
         }
     }
     true
@@ -375,5 +386,22 @@ impl EngineHandle {
     /// The final commit failed, or the engine had already stopped.
     pub async fn shutdown(&self) -> Result<(), EngineError> {
         Ok(self.ask(Command::Shutdown).await??)
+    }
+
+    /// Records an operator's event (a command, allowed or refused) in the event log. It does not
+    /// wait for the kernel.
+    ///
+    /// # Errors
+    /// The engine has stopped.
+    pub fn record_event(&self, event: Event) -> Result<(), EngineError> {
+        self.commands.send(Command::RecordEvent(Box::new(event))).map_err(|_| EngineError::Stopped)
+    }
+
+    /// Sets the trend of a symbol and timeframe (operator); stored and recorded as an event.
+    ///
+    /// # Errors
+    /// The engine has stopped.
+    pub async fn set_trend(&self, symbol: Symbol, timeframe: Timeframe, trend: Trend) -> Result<(), EngineError> {
+        self.ask(|r| Command::SetTrend(symbol, timeframe, trend, r)).await
     }
 }

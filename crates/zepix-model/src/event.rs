@@ -29,6 +29,8 @@ pub enum EventKind {
     Notify,
     /// Engine start, stop, recovery.
     Engine,
+    /// An operator's command (Telegram), allowed or refused.
+    Command,
 }
 
 impl EventKind {
@@ -46,6 +48,7 @@ impl EventKind {
             Self::DailyReset => "daily_reset",
             Self::Notify => "notify",
             Self::Engine => "engine",
+            Self::Command => "command",
         }
     }
 }
