@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod capability;
+pub mod indicators;
 pub mod manifest;
 pub mod remote;
 pub mod serve;
