@@ -595,3 +595,47 @@ async fn performance(engine: &EngineHandle) -> Result<Reply, zepix_engine::Engin
         Err(e) => Reply::Text(format!("{text}\n(no chart: {e})")),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use zepix_engine::testkit::TestEngine;
+    use zepix_model::TestClock;
+
+    use super::*;
+    use crate::config::TelegramUser;
+
+    fn update(value: serde_json::Value) -> Update {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_confirmation_expires_and_nothing_is_done() {
+        let clock = TestClock::new("2026-03-02T10:00:00Z".parse().unwrap());
+        let engine = TestEngine::start(Arc::new(clock), Vec::new());
+        let ctx = Arc::new(Context {
+            engine: engine.handle.clone(),
+            config_text: String::new(),
+            daily_loss_limit: rust_decimal::Decimal::ZERO,
+        });
+        let outbox = Outbox::new(100);
+        let access = Access::new(&[TelegramUser { id: 1, role: Role::Admin }]);
+        let mut controller = Controller::new(ctx, access, outbox.clone(), Duration::from_secs(60), false);
+        controller
+            .handle(update(json!({"update_id": 1, "message": {"message_id": 3, "from": {"id": 1},
+                "chat": {"id": 1}, "text": "/halt"}})))
+            .await;
+        let Some(Outgoing::Text { keyboard: Some(keyboard), .. }) = outbox.take_all().pop() else {
+            panic!("no confirmation asked")
+        };
+        let ok = keyboard.inline_keyboard[0][0].callback_data.clone();
+        tokio::time::advance(Duration::from_secs(61)).await;
+        controller
+            .handle(update(json!({"update_id": 2, "callback_query": {"id": "q", "from": {"id": 1}, "data": ok,
+                "message": {"message_id": 3, "chat": {"id": 1}}}})))
+            .await;
+        let sent = outbox.take_all();
+        assert_eq!(sent[0], Outgoing::Answer { id: "q".into(), text: "Expired: nothing was done.".into() });
+        assert!(matches!(&sent[1], Outgoing::Edit { text, .. } if text.starts_with("⌛ Expired")));
+        assert_eq!(engine.handle.status().await.unwrap().trading_state, TradingState::Active);
+    }
+}
