@@ -29,10 +29,13 @@
 //! `Σx²/n − (Σx/n)²` cancels catastrophically when the prices are large next to their spread
 //! (gold at 2000 moving by cents). [`Window`]'s answer is the *shifted-data* method with exact
 //! recomputation: it keeps `S1 = Σ(x − K)` and `S2 = Σ(x − K)²` around a shift `K`, and every time
-//! the ring buffer wraps (once per `period` updates) it recomputes both exactly from the window with
-//! `K` set to the window's mean. Between two recomputations at most `period` rounding errors
-//! accumulate, the shift keeps `S1` near zero so the subtraction in `S2 − S1²/n` loses almost
-//! nothing, and the recomputation costs `O(period)` once per `period` updates: O(1) per update.
+//! the ring buffer wraps (once per `period` updates) it recomputes both exactly from the window (two
+//! passes) with `K` set to the window's mean. So at most `period` rounding errors accumulate, each
+//! relative to `(x − K)²` rather than `x²`, and `K` is never more than one window away from the
+//! values, which keeps the subtraction in `S2 − S1²/n` from cancelling the variance of a quiet
+//! window. (Recomputing less often was tried: with a shift a thousand updates old, a window of two
+//! nearly equal prices lost half its digits.) The recomputation costs `O(period)` once per
+//! `period` updates: O(1) per update.
 
 use thiserror::Error;
 
@@ -70,6 +73,8 @@ struct Window {
     /// Where the next value goes; also the oldest value once the window is full.
     next: usize,
     full: bool,
+    /// `1 / period`: a multiplication where a division would cost several times more.
+    inv_len: f64,
     shift: f64,
     /// `Σ(x − shift)` over the window.
     s1: f64,
@@ -79,7 +84,15 @@ struct Window {
 
 impl Window {
     fn new(period: usize) -> Self {
-        Self { values: vec![0.0; period].into_boxed_slice(), next: 0, full: false, shift: 0.0, s1: 0.0, s2: 0.0 }
+        Self {
+            values: vec![0.0; period].into_boxed_slice(),
+            next: 0,
+            full: false,
+            inv_len: 1.0 / period as f64,
+            shift: 0.0,
+            s1: 0.0,
+            s2: 0.0,
+        }
     }
 
     fn reset(&mut self) {
@@ -106,16 +119,14 @@ impl Window {
             let old = *slot - self.shift;
             self.s1 += d - old;
             self.s2 += (d - old) * (d + old);
+        } else if self.next == 0 {
+            // The first value of a fresh window is the shift: its sums start at exactly zero.
+            self.shift = x;
+            self.s1 = 0.0;
+            self.s2 = 0.0;
         } else {
-            if self.next == 0 {
-                // The first value of a fresh window is the shift: its sums start at exactly zero.
-                self.shift = x;
-                self.s1 = 0.0;
-                self.s2 = 0.0;
-            } else {
-                self.s1 += d;
-                self.s2 += d * d;
-            }
+            self.s1 += d;
+            self.s2 += d * d;
         }
         *slot = x;
         self.next += 1;
@@ -129,8 +140,7 @@ impl Window {
 
     /// Two-pass recomputation of the sums around the window's mean.
     fn recompute(&mut self) {
-        let n = self.values.len() as f64;
-        let shift = self.values.iter().sum::<f64>() / n;
+        let shift = self.values.iter().sum::<f64>() * self.inv_len;
         let (mut s1, mut s2) = (0.0, 0.0);
         for &x in self.values.iter() {
             let d = x - shift;
@@ -144,13 +154,13 @@ impl Window {
 
     #[inline]
     fn mean(&self) -> f64 {
-        self.shift + self.s1 / self.values.len() as f64
+        self.shift + self.s1 * self.inv_len
     }
 
     /// `Σ(x − mean)²`, never negative.
     #[inline]
     fn sum_sq_dev(&self) -> f64 {
-        let m2 = self.s2 - self.s1 * self.s1 / self.values.len() as f64;
+        let m2 = self.s2 - self.s1 * self.s1 * self.inv_len;
         m2.max(0.0)
     }
 }
@@ -253,7 +263,8 @@ pub enum Variance {
 #[derive(Debug, Clone)]
 pub struct StdDev {
     window: Window,
-    divisor: f64,
+    /// `1 / n` or `1 / (n − 1)`.
+    inv_divisor: f64,
 }
 
 impl StdDev {
@@ -262,7 +273,7 @@ impl StdDev {
     /// # Errors
     /// When `period` is 0, or 1 for the sample deviation (which divides by `period − 1`).
     pub fn new(period: usize, variance: Variance) -> Result<Self, IndicatorError> {
-        let divisor = match variance {
+        let divisor: f64 = match variance {
             Variance::Population => {
                 check_period("population standard deviation", period, 1)?;
                 period as f64
@@ -272,13 +283,13 @@ impl StdDev {
                 (period - 1) as f64
             }
         };
-        Ok(Self { window: Window::new(period), divisor })
+        Ok(Self { window: Window::new(period), inv_divisor: divisor.recip() })
     }
 
     /// Adds a value; the deviation of the last `period` values once there are that many.
     #[inline]
     pub fn update(&mut self, x: f64) -> Option<f64> {
-        self.window.push(x).then(|| (self.window.sum_sq_dev() / self.divisor).sqrt())
+        self.window.push(x).then(|| (self.window.sum_sq_dev() * self.inv_divisor).sqrt())
     }
 
     /// Updates before the first value.
@@ -333,7 +344,7 @@ impl Bollinger {
             return None;
         }
         let middle = self.window.mean();
-        let std_dev = (self.window.sum_sq_dev() / self.window.len() as f64).sqrt();
+        let std_dev = (self.window.sum_sq_dev() * self.window.inv_len).sqrt();
         let width = self.k * std_dev;
         Some(Bands { middle, upper: middle + width, lower: middle - width, std_dev })
     }
@@ -934,6 +945,21 @@ mod tests {
                 let want = (naive_sum_sq_dev(&xs[i + 1 - period..=i]) / period as f64).sqrt();
                 assert!((got - want).abs() <= 1e-6 * want, "at {i}: {got} vs {want}");
             }
+        }
+    }
+
+    /// A strong trend moves the window away from the shift between two recomputations; the
+    /// deviation stays within the reference tolerance at every update.
+    #[test]
+    fn trending_prices_keep_the_variance_between_recomputations() {
+        let period = 20;
+        let mut rng = Rng(9);
+        let xs: Vec<f64> = (0..20_000).map(|i| 1e5 + 0.25 * i as f64 + rng.unit() * 1e-2).collect();
+        let mut sd = StdDev::new(period, Variance::Sample).unwrap();
+        for (i, &x) in xs.iter().enumerate() {
+            let Some(got) = sd.update(x) else { continue };
+            let want = (naive_sum_sq_dev(&xs[i + 1 - period..=i]) / (period - 1) as f64).sqrt();
+            assert_close(got, want, "σ", i);
         }
     }
 
