@@ -56,6 +56,8 @@ pub struct App {
     kernel: std::thread::JoinHandle<()>,
     /// Reloads process plugins whose files change (`[plugin_system] watch`); dropped at stop.
     watcher: Option<notify::RecommendedWatcher>,
+    /// The Telegram bots, when a token is set.
+    telegram: Option<zepix_telegram::Bots>,
 }
 
 /// Finds the webhook secret: the config, then `ZEPIX_WEBHOOK_SECRET`, then
@@ -234,6 +236,8 @@ pub async fn start(
         None
     };
 
+    let telegram = crate::telegram::start(config, &handle)?;
+
     let addr = listener.local_addr().context("reading the bound address")?;
     let mut server_config = config.server.clone();
     server_config.secret = Some(secret.value.clone());
@@ -242,7 +246,7 @@ pub async fn start(
     let server = tokio::spawn(zepix_server::serve(listener, state, async move {
         let _ = stopped.await;
     }));
-    Ok(App { handle, addr, secret, problems, recovered, server, stop_server, kernel: kernel_thread, watcher })
+    Ok(App { handle, addr, secret, problems, recovered, server, stop_server, kernel: kernel_thread, watcher, telegram })
 }
 
 impl App {
@@ -255,6 +259,9 @@ impl App {
         drop(self.watcher);
         let _ = self.stop_server.send(());
         self.server.await.context("server task")?.context("server")?;
+        if let Some(bots) = self.telegram {
+            bots.stop().await;
+        }
         self.handle.shutdown().await.context("stopping the engine")?;
         tokio::task::spawn_blocking(move || self.kernel.join())
             .await

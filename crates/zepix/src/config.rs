@@ -5,48 +5,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use zepix_engine::{EngineConfig, PluginConfig, PluginSystemConfig, RiskConfig};
 use zepix_model::{PluginId, Symbol, SymbolSpec, SymbolTable};
 use zepix_server::ServerConfig;
 use zepix_venue::PaperConfig;
 
-/// `[telegram]`: accepted and checked so configs can be written now; the bots come in a later
-/// release.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TelegramConfig {
-    /// Bot API base URL.
-    pub api_url: Option<String>,
-    /// Controller bot.
-    pub controller: Option<BotConfig>,
-    /// Notifier bot.
-    pub notifier: Option<BotConfig>,
-    /// Analytics bot.
-    pub analytics: Option<BotConfig>,
-    /// Allowed users.
-    pub users: Vec<TelegramUser>,
-}
-
-/// One bot.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct BotConfig {
-    /// Token.
-    pub token: String,
-    /// Chat.
-    pub chat_id: i64,
-}
-
-/// An allowed Telegram user.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TelegramUser {
-    /// User id.
-    pub id: i64,
-    /// viewer, trader or admin.
-    pub role: String,
-}
+/// `[telegram]`: the bots, their users and roles, what the notifier sends.
+pub use zepix_telegram::{BotConfig, TelegramConfig, TelegramUser};
 
 /// The whole configuration.
 #[derive(Debug, Clone, Default)]
@@ -164,9 +129,7 @@ impl Config {
         if let Err(e) = self.server.validate() {
             problems.push(format!("[server] {}: {}", e.key, e.message));
         }
-        if self.telegram.controller.is_some() || self.telegram.notifier.is_some() || self.telegram.analytics.is_some() {
-            tracing::warn!("[telegram] is configured, but the Telegram bots are not part of this version yet");
-        }
+        problems.extend(self.telegram.problems().into_iter().map(|p| format!("[telegram] {p}")));
         problems
     }
 

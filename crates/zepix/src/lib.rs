@@ -11,4 +11,5 @@ pub mod examples;
 pub mod host;
 pub mod package;
 pub mod scaffold;
+pub mod telegram;
 pub mod watch;
