@@ -14,11 +14,11 @@ use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 use chrono::DateTime;
-use rust_decimal::Decimal;
-use zepix_model::{Bar, Price};
+use zepix_model::Bar;
 
 use crate::csv;
 use crate::error::DataError;
+use crate::fixed::{self, Fixed};
 
 const MAGIC: &[u8; 8] = b"ZEPIXBAR";
 const VERSION: u32 = 1;
@@ -112,13 +112,17 @@ fn write_keyed(source: &Path, key: Key, bars: &[Bar]) -> Result<(), DataError> {
         payload.extend_from_slice(&bar.time.timestamp().to_le_bytes());
         payload.extend_from_slice(&bar.time.timestamp_subsec_nanos().to_le_bytes());
         for value in [bar.open.value(), bar.high.value(), bar.low.value(), bar.close.value(), bar.volume] {
-            let mantissa = i64::try_from(value.mantissa()).map_err(|_| DataError::Unsupported {
+            let too_precise = || DataError::Unsupported {
                 what: "value for the bar cache",
                 value: value.to_string(),
-                expected: "a mantissa of at most 18 digits",
-            })?;
+                expected: "at most 18 digits and 18 decimals",
+            };
+            let mantissa = i64::try_from(value.mantissa()).map_err(|_| too_precise())?;
+            if value.scale() > 18 {
+                return Err(too_precise());
+            }
             payload.extend_from_slice(&mantissa.to_le_bytes());
-            // A decimal's scale is at most 28.
+            // At most 18, checked above.
             payload.push(value.scale() as u8);
         }
     }
@@ -176,10 +180,10 @@ impl Cursor<'_> {
     fn i64(&mut self) -> Option<i64> {
         self.take().map(i64::from_le_bytes)
     }
-    fn decimal(&mut self) -> Option<Decimal> {
+    fn fixed(&mut self) -> Option<Fixed> {
         let mantissa = self.i64()?;
         let [scale] = self.take()?;
-        Decimal::try_new(mantissa, u32::from(scale)).ok()
+        Fixed::new(mantissa, u32::from(scale))
     }
 }
 
@@ -201,9 +205,8 @@ fn decode(bytes: &[u8], key: Key) -> Option<Vec<Bar>> {
     let mut previous = None;
     for _ in 0..count {
         let time = DateTime::from_timestamp(cursor.i64()?, cursor.u32()?)?;
-        let mut price = || Price::new(cursor.decimal()?).ok();
-        let (open, high, low, close) = (price()?, price()?, price()?, price()?);
-        let bar = Bar::new(time, open, high, low, close, cursor.decimal()?).ok()?;
+        let prices = [cursor.fixed()?, cursor.fixed()?, cursor.fixed()?, cursor.fixed()?];
+        let bar = fixed::any_bar(time, prices, cursor.fixed()?)?;
         if previous.is_some_and(|p| time <= p) {
             return None;
         }

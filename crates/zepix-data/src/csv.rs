@@ -18,6 +18,7 @@ use rust_decimal::Decimal;
 use zepix_model::{Bar, Price};
 
 use crate::error::{DataError, RowError, RowProblem};
+use crate::fixed::{self, Fixed};
 use crate::time::{format_timestamp, parse_bytes, write_timestamp};
 
 /// The header the writer writes.
@@ -217,6 +218,34 @@ impl RowParser {
                 "not a timestamp: expected ISO-8601 (2024-01-01T00:00:00Z) or epoch seconds or milliseconds".into(),
             )
         })?;
+        let fast = match [1, 2, 3, 4, 5].map(|i| Fixed::parse(fields[i])) {
+            [Some(o), Some(h), Some(l), Some(c), Some(v)] => fixed::bar(time, [o, h, l, c], v),
+            _ => None,
+        };
+        let bar = match fast {
+            Some(bar) => bar,
+            None => self.checked(time, &fields, &err)?,
+        };
+        if let Some(previous) = self.previous.filter(|p| time <= *p) {
+            let previous = format_timestamp(previous);
+            return Err(err(
+                0,
+                fields[0],
+                RowProblem::NotAfterPrevious { previous: previous.clone() },
+                format!("not after the previous row's time {previous}: rows must be in time order"),
+            ));
+        }
+        self.previous = Some(time);
+        Ok(Some(bar))
+    }
+
+    /// The general path: any decimal `rust_decimal` reads, and an error naming the column.
+    fn checked(
+        &self,
+        time: DateTime<Utc>,
+        fields: &[&[u8]; 6],
+        err: &impl Fn(usize, &[u8], RowProblem, String) -> RowError,
+    ) -> Result<Bar, RowError> {
         let number = |i: usize| {
             parse_decimal(fields[i])
                 .ok_or_else(|| err(i, fields[i], RowProblem::BadNumber, "not a decimal number".into()))
@@ -240,19 +269,8 @@ impl RowParser {
         if low > open.min(close) {
             return Err(inconsistent(3, format!("the low is above the open {open} or the close {close}")));
         }
-        if let Some(previous) = self.previous.filter(|p| time <= *p) {
-            let previous = format_timestamp(previous);
-            return Err(err(
-                0,
-                fields[0],
-                RowProblem::NotAfterPrevious { previous: previous.clone() },
-                format!("not after the previous row's time {previous}: rows must be in time order"),
-            ));
-        }
-        let bar = Bar::new(time, open, high, low, close, volume)
-            .map_err(|e| err(2, fields[2], RowProblem::Inconsistent, e.to_string()))?;
-        self.previous = Some(time);
-        Ok(Some(bar))
+        Bar::new(time, open, high, low, close, volume)
+            .map_err(|e| err(2, fields[2], RowProblem::Inconsistent, e.to_string()))
     }
 }
 
@@ -265,30 +283,7 @@ fn shorten(value: &[u8]) -> String {
 /// A decimal from bytes: plain `[-+]digits[.digits]` of up to 18 digits directly, anything else
 /// (longer, exponent) through `rust_decimal`'s parsers.
 fn parse_decimal(s: &[u8]) -> Option<Decimal> {
-    let (negative, digits) = match s.first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.len() > 18 {
-        return parse_decimal_slow(s);
-    }
-    let mut mantissa: i64 = 0;
-    let mut scale = 0u32;
-    let mut dot = false;
-    let mut any = false;
-    for &b in digits {
-        match b {
-            b'0'..=b'9' => {
-                mantissa = mantissa * 10 + i64::from(b - b'0');
-                scale += u32::from(dot);
-                any = true;
-            }
-            b'.' if !dot => dot = true,
-            _ => return parse_decimal_slow(s),
-        }
-    }
-    any.then(|| Decimal::new(if negative { -mantissa } else { mantissa }, scale))
+    Fixed::parse(s).map(Fixed::decimal).or_else(|| parse_decimal_slow(s))
 }
 
 fn parse_decimal_slow(s: &[u8]) -> Option<Decimal> {

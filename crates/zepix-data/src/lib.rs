@@ -18,6 +18,7 @@ pub mod cache;
 pub mod csv;
 pub mod error;
 pub mod event;
+mod fixed;
 pub mod generate;
 pub mod live;
 pub mod time;

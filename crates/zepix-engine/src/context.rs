@@ -6,7 +6,8 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use zepix_model::{
-    CloseReason, Lots, PluginId, Position, PositionId, Price, Side, Signal, SignalId, Sizing, Symbol, Timeframe, Trade, Trend,
+    CloseReason, Lots, PluginId, Position, PositionId, Price, Side, Signal, SignalId, Sizing, Symbol, Timeframe, Trade,
+    Trend,
 };
 use zepix_plugin::{NotifyLevel, OrderIntent, Placed, PluginContext, Service, ServiceError, ServiceErrorCode};
 

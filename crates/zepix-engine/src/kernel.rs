@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 use zepix_model::{
-    Account, Bar, CloseReason, EventKind, Feed, Money, PluginId, Position, PositionId, Signal, SignalId, SignalType, Trade,
+    Account, Bar, CloseReason, EventKind, Feed, Money, PluginId, Position, PositionId, Signal, SignalId, SignalType,
+    Trade,
 };
 use zepix_plugin::remote::code;
 use zepix_plugin::{
@@ -85,6 +86,8 @@ enum Pending {
     Hook { index: usize },
     /// A bar sent to a strategy plugin: its answer carries the signals it emits.
     Bar { index: usize, feed: Feed, bar: Bar },
+    /// A batch of bars sent to a strategy plugin (backtests).
+    Bars { index: usize, feed: Feed, bars: Vec<Bar> },
 }
 
 /// The kernel.
@@ -97,6 +100,8 @@ pub struct Kernel {
     mode: Mode,
     pending: HashMap<CallId, Pending>,
     next_call: CallId,
+    /// Signals strategy plugins emitted, stamped, waiting to be taken.
+    emitted: Vec<bars::Emitted>,
 }
 
 impl std::fmt::Debug for Kernel {
@@ -130,6 +135,7 @@ impl Kernel {
             mode: config.engine.mode,
             pending: HashMap::new(),
             next_call: 0,
+            emitted: Vec::new(),
         })
     }
 
@@ -239,7 +245,7 @@ impl Kernel {
     /// Signals waiting for a process plugin.
     #[must_use]
     pub fn signals_pending(&self) -> usize {
-        self.pending.values().filter(|p| !matches!(p, Pending::Hook { .. } | Pending::Bar { .. })).count()
+        self.pending.values().filter(|p| matches!(p, Pending::Gate { .. } | Pending::Signal { .. })).count()
     }
 
     /// The lowest inbox sequence number still waiting for a process plugin: the inbox keeps
@@ -250,7 +256,7 @@ impl Kernel {
             .values()
             .filter_map(|p| match p {
                 Pending::Gate { flow, .. } | Pending::Signal { flow, .. } => Some(flow.record.seq),
-                Pending::Hook { .. } | Pending::Bar { .. } => None,
+                Pending::Hook { .. } | Pending::Bar { .. } | Pending::Bars { .. } => None,
             })
             .min()
     }
@@ -461,6 +467,7 @@ impl Kernel {
                 }
             }
             Pending::Bar { index, feed, bar } => self.on_bar_reply(index, &feed, &bar, result),
+            Pending::Bars { index, feed, bars } => self.on_bars_reply(index, &feed, &bars, result),
             Pending::Gate { mut flow, index } => {
                 let decision = match result {
                     Ok(v) => zepix_plugin::serve::hook_decision(v).map_err(|m| {

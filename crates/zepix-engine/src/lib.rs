@@ -40,5 +40,5 @@ pub use ports::{
 };
 pub use registry::{PluginStatus, Registry};
 pub use risk::{RiskApproved, RiskConfig, TradingState};
-pub use runtime::{Command, EngineHandle, EventBus, SubmitError, Submitted, event_bus, spawn_kernel};
+pub use runtime::{Command, EmitSink, EngineHandle, EventBus, SubmitError, Submitted, event_bus, spawn_kernel};
 pub use services::Services;

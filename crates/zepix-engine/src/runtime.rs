@@ -12,7 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::{broadcast, oneshot};
 use zepix_model::{
-    Clock, Event, PluginId, PositionId, Signal, SignalId, SignalSource, Symbol, Timeframe, Trade, Trend,
+    Bar, Clock, Event, Feed, PluginId, PositionId, Signal, SignalId, SignalSource, Symbol, Timeframe, Trade, Trend,
 };
 use zepix_plugin::{InitInfo, RemoteEvent};
 
@@ -30,6 +30,8 @@ type Reply<T> = oneshot::Sender<T>;
 pub enum Command {
     /// Durable signals to process, in inbox order (one group commit's worth).
     Signals(Vec<InboxRecord>),
+    /// A closed bar from a market data source.
+    Bar(Feed, Bar),
     /// Every plugin's status.
     Plugins(Reply<Vec<PluginStatus>>),
     /// Enable or disable a plugin.
@@ -86,8 +88,12 @@ const TICK: Duration = Duration::from_millis(500);
 /// Submit store ops at least this often during a long burst.
 const MAX_OPS_PER_SUBMIT: usize = 8_192;
 
+/// Where the signals strategy plugins emit go: into the inbox, like any alert.
+pub type EmitSink = Box<dyn FnMut(Vec<(PluginId, Signal)>) + Send>;
+
 /// Runs the kernel on its own thread until `Shutdown` or until every sender is gone.
-/// `on_tick` runs when idle (e.g. telling the inbox what the store has committed).
+/// `on_tick` runs when idle (e.g. telling the inbox what the store has committed); `emit` takes
+/// the signals strategy plugins emitted.
 #[must_use]
 pub fn spawn_kernel(
     mut kernel: Kernel,
@@ -95,6 +101,7 @@ pub fn spawn_kernel(
     events: EventBus,
     commands: Receiver<Command>,
     mut on_tick: Box<dyn FnMut(&Kernel) + Send>,
+    mut emit: EmitSink,
 ) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name("zepix-kernel".into())
@@ -116,6 +123,10 @@ pub fn spawn_kernel(
                     if !handle(&mut kernel, store.as_ref(), &events, cmd, &mut drains) {
                         submit(store.as_ref(), &events, kernel.take_ops());
                         return;
+                    }
+                    let emitted = kernel.take_emitted();
+                    if !emitted.is_empty() {
+                        emit(emitted);
                     }
                     next = commands.try_recv().ok();
                     // A burst of inputs becomes one batch of store ops.
@@ -154,6 +165,7 @@ fn handle(
                 kernel.process(record);
             }
         }
+        Command::Bar(feed, bar) => kernel.on_bar(&feed, &bar),
         Command::Plugins(reply) => {
             let _ = reply.send(kernel.plugins());
         }

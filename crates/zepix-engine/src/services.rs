@@ -9,8 +9,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use zepix_model::{
-    Clock, CloseReason, Event, EventKind, Level, Lots, Money, Order, OrderId, OrderRequest, OrderStatus, PluginId,
-    Bar, Position, PositionId, Price, Side, Signal, SignalId, Sizing, Symbol, SymbolSpec, SymbolTable, Timeframe, Trade, Trend,
+    Bar, Clock, CloseReason, Event, EventKind, Level, Lots, Money, Order, OrderId, OrderRequest, OrderStatus, PluginId,
+    Position, PositionId, Price, Side, Signal, SignalId, Sizing, Symbol, SymbolSpec, SymbolTable, Timeframe, Trade,
+    Trend,
 };
 use zepix_plugin::{NotifyLevel, OrderIntent, Placed, RiskCode, Service, ServiceError, ServiceErrorCode};
 
@@ -220,15 +221,9 @@ impl Services {
         self.emitted.push((plugin, signal));
     }
 
-    /// Every emitted signal, taken out.
-    pub fn take_emitted(&mut self) -> Vec<(PluginId, Signal)> {
-        std::mem::take(&mut self.emitted)
-    }
-
-    /// The signals emitted since `from` (an earlier length of the buffer), to complete them.
-    pub fn emitted_since(&mut self, from: usize) -> &mut [(PluginId, Signal)] {
-        let from = from.min(self.emitted.len());
-        &mut self.emitted[from..]
+    /// The signals emitted since `from` (an earlier length of the buffer), taken out.
+    pub fn take_emitted_from(&mut self, from: usize) -> Vec<(PluginId, Signal)> {
+        self.emitted.split_off(from.min(self.emitted.len()))
     }
 
     /// How many emitted signals wait to be taken.

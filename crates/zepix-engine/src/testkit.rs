@@ -498,7 +498,7 @@ impl TestEngine {
         })));
         let store_dyn: Arc<dyn Store> = store.clone();
         let events = crate::runtime::event_bus();
-        let thread = spawn_kernel(kernel, store_dyn.clone(), events.clone(), rx, Box::new(|_| {}));
+        let thread = spawn_kernel(kernel, store_dyn.clone(), events.clone(), rx, Box::new(|_| {}), Box::new(|_| {}));
         let handle = EngineHandle::new(tx, events, inbox, store_dyn, clock, metrics);
         Self { handle, store, thread }
     }

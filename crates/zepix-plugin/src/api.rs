@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use zepix_model::{
-    Bar, Feed, Level, Lots, Order, OrderId, PluginId, Position, PositionId, Price, Side, Signal, Sizing, Symbol, Timeframe, Trade,
-    Trend,
+    Bar, Feed, Level, Lots, Order, OrderId, PluginId, Position, PositionId, Price, Side, Signal, Sizing, Symbol,
+    Timeframe, Trade, Trend,
 };
 
 use crate::capability::Service;

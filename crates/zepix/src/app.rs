@@ -58,6 +58,10 @@ pub struct App {
     watcher: Option<notify::RecommendedWatcher>,
     /// The Telegram bots, when a token is set.
     telegram: Option<zepix_telegram::Bots>,
+    /// The live bar feeds of `[market_data]`.
+    feeds: crate::market::Feeds,
+    /// Puts the signals strategy plugins emit into the inbox.
+    emitter: tokio::task::JoinHandle<()>,
 }
 
 /// Finds the webhook secret: the config, then `ZEPIX_WEBHOOK_SECRET`, then
@@ -217,6 +221,7 @@ pub async fn start(
     let tick_inbox = inbox.clone();
     let tick_store = store.clone();
     let events = zepix_engine::event_bus();
+    let (emit, emitted) = crate::market::emit_sink();
     let kernel_thread = spawn_kernel(
         kernel,
         store_dyn.clone(),
@@ -227,7 +232,9 @@ pub async fn start(
             let floor = kernel.lowest_pending_seq().map_or(u64::MAX, |s| s - 1);
             tick_inbox.processed_up_to(tick_store.committed_seq().min(floor));
         }),
+        emit,
     );
+    let feeds = crate::market::start(&config.market_data, &tx);
     let inbox_dyn: Arc<dyn Inbox> = inbox;
     let handle = EngineHandle::new(tx, events, inbox_dyn, store_dyn, clock, metrics);
     let watcher = if config.plugin_system.watch && !watched.is_empty() {
@@ -236,6 +243,7 @@ pub async fn start(
         None
     };
 
+    let emitter = crate::market::submit_emitted(handle.clone(), emitted);
     let telegram = crate::telegram::start(config, &handle)?;
 
     let addr = listener.local_addr().context("reading the bound address")?;
@@ -246,7 +254,20 @@ pub async fn start(
     let server = tokio::spawn(zepix_server::serve(listener, state, async move {
         let _ = stopped.await;
     }));
-    Ok(App { handle, addr, secret, problems, recovered, server, stop_server, kernel: kernel_thread, watcher, telegram })
+    Ok(App {
+        handle,
+        addr,
+        secret,
+        problems,
+        recovered,
+        server,
+        stop_server,
+        kernel: kernel_thread,
+        watcher,
+        telegram,
+        feeds,
+        emitter,
+    })
 }
 
 impl App {
@@ -257,6 +278,7 @@ impl App {
     /// The server or the final commit failed.
     pub async fn stop(self) -> Result<()> {
         drop(self.watcher);
+        self.feeds.stop();
         let _ = self.stop_server.send(());
         self.server.await.context("server task")?.context("server")?;
         if let Some(bots) = self.telegram {
@@ -267,6 +289,7 @@ impl App {
             .await
             .context("joining the kernel")?
             .map_err(|_| anyhow::anyhow!("the kernel thread panicked"))?;
+        self.emitter.abort();
         Ok(())
     }
 }

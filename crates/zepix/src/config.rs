@@ -32,11 +32,14 @@ pub struct Config {
     pub plugins: BTreeMap<PluginId, PluginConfig>,
     /// `[telegram]`.
     pub telegram: TelegramConfig,
+    /// `[market_data]`.
+    pub market_data: crate::market::MarketDataConfig,
     /// The file it came from, if any.
     pub file: Option<PathBuf>,
 }
 
-const SECTIONS: [&str; 8] = ["server", "engine", "plugin_system", "venue", "risk", "symbols", "plugins", "telegram"];
+const SECTIONS: [&str; 9] =
+    ["server", "engine", "plugin_system", "venue", "risk", "symbols", "plugins", "telegram", "market_data"];
 
 impl Config {
     /// Reads a config file; `None` gives the embedded defaults.
@@ -88,6 +91,7 @@ impl Config {
                 "venue" => set(&mut config.venue, section(&key, value, &mut problems)),
                 "risk" => set(&mut config.risk, section(&key, value, &mut problems)),
                 "telegram" => set(&mut config.telegram, section(&key, value, &mut problems)),
+                "market_data" => set(&mut config.market_data, section(&key, value, &mut problems)),
                 "symbols" => keyed(&key, value, &mut problems, &mut config.symbols, |k| {
                     Symbol::new(k).map_err(|e| e.to_string())
                 }),
@@ -130,6 +134,7 @@ impl Config {
             problems.push(format!("[server] {}: {}", e.key, e.message));
         }
         problems.extend(self.telegram.problems().into_iter().map(|p| format!("[telegram] {p}")));
+        problems.extend(self.market_data.problems().into_iter().map(|p| format!("[market_data] {p}")));
         problems
     }
 

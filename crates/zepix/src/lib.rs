@@ -3,12 +3,14 @@
 //! ([`scaffold`]), an HTTP client ([`client`]) and the whole-program benchmarks ([`bench`]).
 
 pub mod app;
+pub mod backtest;
 pub mod bench;
 pub mod client;
 pub mod commands;
 pub mod config;
 pub mod examples;
 pub mod host;
+pub mod market;
 pub mod package;
 pub mod scaffold;
 pub mod telegram;

@@ -2,6 +2,8 @@
 
 use zepix::{bench, commands};
 
+mod data;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,6 +61,47 @@ enum Cmd {
         /// The engine's address (default: the config's bind address).
         #[arg(long)]
         url: Option<String>,
+    },
+    /// Backtest a strategy plugin on historical bars through the engine, with a report.
+    Backtest {
+        /// The bars: CSV `timestamp,open,high,low,close,volume` (ISO-8601 or epoch times).
+        #[arg(long, value_name = "FILE")]
+        data: PathBuf,
+        /// The strategy plugin: an id, or a plugin folder.
+        #[arg(long)]
+        plugin: String,
+        /// A plugin setting, KEY=VALUE (repeat for several).
+        #[arg(long, value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Only bars at or after this time.
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
+        /// Only bars before this time.
+        #[arg(long, value_name = "TIME")]
+        to: Option<String>,
+        /// Where signals fill: the signal bar's close, or the next bar's open.
+        #[arg(long, default_value = "close", value_parser = ["close", "next-open"])]
+        fill: String,
+        /// Write report.json and index.html (equity curve, drawdown, trades) here.
+        #[arg(long, value_name = "DIR")]
+        report: Option<PathBuf>,
+        /// The symbol the bars are of (its contract specs come from the symbol table).
+        #[arg(long, default_value = "BTCUSDT")]
+        symbol: String,
+        /// The bars' timeframe (default: the spacing of the first bars).
+        #[arg(long)]
+        timeframe: Option<zepix_model::Timeframe>,
+        /// Sweep a setting: NAME=FROM..TO:STEP or NAME=A,B,C (repeat; runs every combination).
+        #[arg(long, value_name = "NAME=SPEC")]
+        sweep: Vec<String>,
+        /// The metric a sweep's table is sorted by.
+        #[arg(long, default_value = "net_pnl")]
+        sort: String,
+    },
+    /// Market data files: `data generate` writes synthetic bars.
+    Data {
+        #[command(subcommand)]
+        command: data::DataCmd,
     },
     /// Benchmarks.
     Bench {
@@ -199,8 +242,8 @@ fn main() -> ExitCode {
         _ => {}
     }
     let cli = Cli::parse();
-    // Benchmarks log only warnings: a log line per trade would be what they measure.
-    let default_level = if matches!(cli.command, Cmd::Bench { .. }) { "warn" } else { "info" };
+    // Benchmarks and backtests log only warnings: a log line per trade would be what they measure.
+    let default_level = if matches!(cli.command, Cmd::Bench { .. } | Cmd::Backtest { .. }) { "warn" } else { "info" };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ZEPIX_LOG")
@@ -241,6 +284,29 @@ fn main() -> ExitCode {
             }
             Cmd::Config { command: ConfigCmd::Check { file } } => commands::config_check(file.or(config_file)),
             Cmd::Status { url } => commands::status(config_file, url).await,
+            Cmd::Backtest { data, plugin, set, from, to, fill, report, symbol, timeframe, sweep, sort } => {
+                let fill = fill.parse().map_err(anyhow::Error::msg);
+                match fill {
+                    Ok(fill) => {
+                        let args = zepix::backtest::BacktestArgs {
+                            data,
+                            plugin,
+                            set,
+                            from,
+                            to,
+                            fill,
+                            report,
+                            symbol,
+                            timeframe,
+                            sweep,
+                            sort,
+                        };
+                        zepix::backtest::backtest(config_file, args).await
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Cmd::Data { command } => data::run(command),
             Cmd::Bench { command: BenchCmd::Webhook { signals, connections } } => {
                 bench::webhook(signals, connections).await
             }

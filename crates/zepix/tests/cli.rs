@@ -35,7 +35,7 @@ fn config_check_lists_every_problem_at_once() {
     std::fs::write(tmp.path().join("good.toml"), "[venue]\nbalance = 2500\n").unwrap();
     let out = zepix(tmp.path(), &["config", "check", "good.toml"]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
-    assert!(stdout(&out).contains("good.toml: ok (6 plugins"));
+    assert!(stdout(&out).contains("good.toml: ok (7 plugins"));
 }
 
 #[test]

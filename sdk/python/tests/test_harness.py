@@ -349,8 +349,24 @@ class DispatcherTest(unittest.TestCase):
 
         with PluginHarness(Emitter) as h:
             self.assertEqual(h.info["roles"], ["strategy"])
-            h.bar({"symbol": "XAUUSD", "timeframe": "5m", "open": 1, "close": 2})
-            self.assertEqual(h.emitted, [{"symbol": "XAUUSD", "direction": "buy", "type": "entry"}])
+            self.assertIn("on_bars", h.info["hooks"])
+            got = h.bar({"symbol": "XAUUSD", "timeframe": "5m", "open": 1, "close": 2})
+            self.assertEqual(got, [{"symbol": "XAUUSD", "direction": "buy", "type": "entry"}])
+            self.assertEqual(h.emitted, got)
+            self.assertEqual(h.bar({"symbol": "XAUUSD", "timeframe": "5m", "open": 2, "close": 1}), [])
+            batch = h.bars([{"open": 1, "close": 1}, {"open": 1, "close": 3}, {"open": 3, "close": 4}], "EURUSD", "1m")
+            self.assertEqual([i for i, _ in batch], [1, 2])
+            self.assertEqual(batch[0][1]["symbol"], "EURUSD", "the feed fills each bar's symbol")
+
+    def test_emit_outside_on_bar_is_a_request(self):
+        class Emitter(StrategyPlugin):
+            def on_start(self):
+                self.emit({"symbol": "EURUSD", "direction": "sell", "type": "entry"})
+
+        with PluginHarness(Emitter) as h:
+            h.start()
+            self.assertEqual(h.emitted, [{"symbol": "EURUSD", "direction": "sell", "type": "entry"}])
+            self.assertEqual([m for m, _ in h.requests if m == "signals.emit"], ["signals.emit"])
 
     def test_invalid_requests(self):
         d = Dispatcher(LogicPlugin, {}, FakeEngine())

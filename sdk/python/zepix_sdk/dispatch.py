@@ -295,6 +295,8 @@ class Dispatcher:
         self.plugin: Any = None
         self.hooks: list[str] = []
         self.current_signal_id: Any = None
+        # While ``on_bar`` runs, emitted signals are collected here and go back in its answer.
+        self.emitting: list | None = None
         self.stopped = False
         self.exit_requested = False
         self.last_exception: BaseException | None = None
@@ -309,7 +311,8 @@ class Dispatcher:
             "on_sl_hit": self._hook_with("on_sl_hit", "trade"),
             "on_tp_hit": self._hook_with("on_tp_hit", "trade"),
             "on_order_placed": self._hook_with("on_order_placed", "order"),
-            "on_bar": self._hook_with("on_bar", "bar"),
+            "on_bar": self._on_bar,
+            "on_bars": self._on_bars,
             "on_daily_reset": self._hook("on_daily_reset"),
             "on_start": self._hook("on_start"),
             "on_stop": self._on_stop,
@@ -456,6 +459,9 @@ class Dispatcher:
         self.plugin = plugin
         self.stopped = False
         self.hooks = overridden_hooks(cls)
+        if "on_bar" in self.hooks:
+            # Bars may also come in batches (backtests): one message, many on_bar calls.
+            self.hooks.append("on_bars")
         strategy = manifest.get("strategy")
         return {
             "protocol": PROTOCOL,
@@ -534,6 +540,42 @@ class Dispatcher:
                 )
             return {"action": "modify", "signal": changed}
         raise PluginError(f"on_signal_received: action must be pass, modify or reject, got {action!r}")
+
+    def _bar_call(self, bar: dict) -> list:
+        """Runs ``on_bar`` on one bar; the signals it emitted."""
+        fn = getattr(self.plugin, "on_bar", None)
+        if fn is None:
+            raise RpcFailure(E.METHOD_NOT_FOUND, "this plugin has no `on_bar`")
+        self.emitting = []
+        try:
+            self.resolve(fn(bar))
+            return self.emitting
+        finally:
+            self.emitting = None
+
+    def _on_bar(self, params: dict) -> dict:
+        bar = _object_param(params, "bar")
+        feed = params.get("feed")
+        if isinstance(feed, dict):
+            bar.setdefault("symbol", feed.get("symbol"))
+            bar.setdefault("timeframe", feed.get("timeframe"))
+        return {"signals": self._bar_call(bar)}
+
+    def _on_bars(self, params: dict) -> dict:
+        """A batch of closed bars in time order: ``on_bar`` on each; every signal comes back with
+        the index of the bar it was emitted on."""
+        bars = params.get("bars")
+        if not isinstance(bars, list) or not all(isinstance(b, dict) for b in bars):
+            raise RpcFailure(E.INVALID_PARAMS, "params need `bars`, a list of objects")
+        feed = params.get("feed") if isinstance(params.get("feed"), dict) else {}
+        symbol, timeframe = feed.get("symbol"), feed.get("timeframe")
+        out = []
+        for i, bar in enumerate(bars):
+            bar["symbol"] = symbol
+            bar["timeframe"] = timeframe
+            for signal in self._bar_call(bar):
+                out.append({"bar": i, "signal": signal})
+        return {"signals": out}
 
     def _hook_with(self, name: str, key: str) -> Callable[[dict], None]:
         def handle(params: dict) -> None:

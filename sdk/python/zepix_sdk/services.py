@@ -307,7 +307,13 @@ class Signals(_Service):
     __slots__ = ()
 
     def emit(self, signal: Mapping) -> Any:
-        """Puts a new signal into the engine's inbox (strategy plugins)."""
+        """Puts a new signal into the engine's inbox (strategy plugins). Inside ``on_bar`` it goes
+        back with the bar's answer (no round trip; the engine stamps its id from the bar);
+        elsewhere it is a ``signals.emit`` request."""
+        collecting = getattr(self._rt, "emitting", None)
+        if collecting is not None:
+            collecting.append(dict(signal))
+            return None
         return self._rt.request("signals.emit", {"signal": dict(signal)})
 
 

@@ -813,8 +813,18 @@ class PluginHarness:
     def disable(self) -> None:
         self._lifecycle("on_plugin_disabled")
 
-    def bar(self, bar: dict) -> None:
-        self.call("on_bar", {"bar": bar})
+    def bar(self, bar: dict) -> list:
+        """Calls ``on_bar``; the signals it emitted (also kept in ``emitted``)."""
+        signals = (self.call("on_bar", {"bar": bar}) or {}).get("signals") or []
+        self.engine.emitted.extend(signals)
+        return signals
+
+    def bars(self, bars: list, symbol: str = "", timeframe: str = "") -> list:
+        """Calls ``on_bar`` on each bar as a backtest batch does; ``[(bar index, signal)]``."""
+        feed = {"symbol": symbol, "timeframe": timeframe}
+        out = (self.call("on_bars", {"feed": feed, "bars": [dict(b) for b in bars]}) or {}).get("signals") or []
+        self.engine.emitted.extend(s["signal"] for s in out)
+        return [(s["bar"], s["signal"]) for s in out]
 
     def status(self) -> dict:
         return self.call("get_status")

@@ -1,0 +1,281 @@
+//! The replay: historical bars through the engine's own kernel, on a simulated clock, exactly as
+//! live bars would come. Strategy plugins see each closed bar, their signals go through the
+//! router, the logic plugin, the risk gate and the paper venue; nothing is written to the
+//! engine's database. The only differences from live are the clock and the store.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::mpsc::Receiver;
+
+use chrono::{DateTime, Utc};
+use zepix_engine::{
+    Command, InboxRecord, Kernel, OutcomeStatus, PluginDb, SignalRecord, Store, StoreError, StoreOp, StoreSnapshot,
+};
+use zepix_model::{Bar, Clock, Event, Feed, Money, Order, PluginId, Signal, SignalId, SignalSource, TestClock, Trade};
+
+use crate::report::EquityPoint;
+
+/// Which price a signal emitted on a bar fills at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FillRule {
+    /// The close of the bar the signal was emitted on.
+    #[default]
+    Close,
+    /// The open of the next bar.
+    NextOpen,
+}
+
+impl FromStr for FillRule {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "close" => Ok(Self::Close),
+            "next-open" => Ok(Self::NextOpen),
+            _ => Err(format!("fill rule `{s}`: expected `close` (the signal bar's close) or `next-open`")),
+        }
+    }
+}
+
+impl FillRule {
+    /// The name used on the command line and in reports.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Close => "close",
+            Self::NextOpen => "next-open",
+        }
+    }
+}
+
+/// What a replay produced, for the report.
+#[derive(Debug, Clone, Default)]
+pub struct Replayed {
+    /// Bars replayed.
+    pub bars: u64,
+    /// Bars that ended with a position open.
+    pub bars_in_market: u64,
+    /// Closed trades, in close order.
+    pub trades: Vec<Trade>,
+    /// Equity at each bar's close.
+    pub equity: Vec<EquityPoint>,
+    /// Signals the strategy emitted.
+    pub signals: u64,
+    /// Orders the risk gate or the venue refused, with the reason.
+    pub refused: Vec<(SignalId, String)>,
+    /// Balance at the end.
+    pub balance: Money,
+    /// Equity at the end (open positions valued at the last close).
+    pub final_equity: Money,
+    /// Every plugin's status at the end: state, counters, last error.
+    pub plugins: Vec<zepix_engine::PluginStatus>,
+}
+
+/// Drives a kernel through bars of one feed.
+pub struct Replay {
+    kernel: Kernel,
+    clock: TestClock,
+    feed: Feed,
+    fill: FillRule,
+    /// Process plugins' events (their answers to `on_bar`), when any runs.
+    remote: Option<Receiver<Command>>,
+    seq: u64,
+}
+
+impl std::fmt::Debug for Replay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Replay").field("feed", &self.feed).field("fill", &self.fill).finish_non_exhaustive()
+    }
+}
+
+/// Bars sent to process plugins in one message.
+const BATCH: usize = 512;
+
+/// Store ops are taken from the kernel this often (in bars) and at the end.
+const OPS_EVERY: u64 = 4_096;
+
+impl Replay {
+    /// A replay of `feed` through `kernel`, whose services run on `clock`. `remote` receives the
+    /// events of process plugins attached to the kernel's registry.
+    #[must_use]
+    pub const fn new(
+        kernel: Kernel,
+        clock: TestClock,
+        feed: Feed,
+        fill: FillRule,
+        remote: Option<Receiver<Command>>,
+    ) -> Self {
+        Self { kernel, clock, feed, fill, remote, seq: 0 }
+    }
+
+    /// Replays `bars` (in time order) and stops the plugins. `progress` hears the number of bars
+    /// done every few thousand bars.
+    ///
+    /// # Errors
+    /// When a process plugin's host stops while a bar waits for its answer.
+    pub fn run(mut self, bars: &[Bar], progress: &mut dyn FnMut(u64)) -> Result<Replayed, String> {
+        let mut out = Replayed { equity: Vec::with_capacity(bars.len()), ..Replayed::default() };
+        let mut held: Vec<(PluginId, Signal)> = Vec::new();
+        let step = self.feed.timeframe.duration();
+        let batched = self.remote.is_some();
+        self.ready()?;
+        for (i, bar) in bars.iter().enumerate() {
+            if batched && i % BATCH == 0 {
+                // Process plugins get the next bars ahead, one round trip per batch; the venue
+                // still moves bar by bar and each bar's signals are taken at that bar.
+                let end = (i + BATCH).min(bars.len());
+                self.kernel.send_bars(&self.feed, &bars[i..end]);
+                self.wait_for_plugins()?;
+            }
+            if !held.is_empty() {
+                self.clock.set(bar.time);
+                for (plugin, mut signal) in held.drain(..) {
+                    signal.price = Some(bar.open);
+                    self.process(plugin, signal, &mut out);
+                }
+            }
+            let closed_at = bar.time + step;
+            self.clock.set(closed_at);
+            if batched {
+                self.kernel.on_bar_local(&self.feed, bar);
+            } else {
+                self.kernel.on_bar(&self.feed, bar);
+            }
+            for (plugin, signal) in self.kernel.take_emitted_through(bar.time) {
+                out.signals += 1;
+                match self.fill {
+                    FillRule::Close => self.process(plugin, signal, &mut out),
+                    FillRule::NextOpen => held.push((plugin, signal)),
+                }
+            }
+            let venue = self.kernel.services().venue();
+            let equity = if venue.open_positions().next().is_some() {
+                out.bars_in_market += 1;
+                venue.account().equity
+            } else {
+                out.equity.last().map_or_else(|| venue.account().equity, |p| p.equity)
+            };
+            out.equity.push(EquityPoint { time: closed_at, equity });
+            let done = i as u64 + 1;
+            if done.is_multiple_of(OPS_EVERY) {
+                self.collect(&mut out);
+                progress(done);
+            }
+        }
+        out.bars = bars.len() as u64;
+        self.collect(&mut out);
+        let account = self.kernel.services().venue().account();
+        out.balance = account.balance;
+        out.final_equity = account.equity;
+        out.plugins = self.kernel.plugins();
+        self.kernel.stop();
+        progress(out.bars);
+        Ok(out)
+    }
+
+    /// One emitted signal through the router and its plugin, as if it came from the inbox.
+    fn process(&mut self, plugin: PluginId, signal: Signal, out: &mut Replayed) {
+        self.seq += 1;
+        let id = signal.id.clone();
+        let record =
+            InboxRecord { seq: self.seq, source: SignalSource::Plugin(plugin), received_at: self.clock.now(), signal };
+        if let Some(outcome) = self.kernel.process(record)
+            && outcome.status == OutcomeStatus::Rejected
+        {
+            out.refused.push((id, outcome.reason.unwrap_or_default()));
+        }
+    }
+
+    /// Waits until every process plugin has started and answered its handshake.
+    ///
+    /// # Errors
+    /// When a plugin host stops first.
+    pub fn ready(&mut self) -> Result<(), String> {
+        while !self.kernel.remotes_ready() {
+            self.next_remote_event()?;
+        }
+        Ok(())
+    }
+
+    /// Waits until every process plugin has answered the bars sent to it.
+    fn wait_for_plugins(&mut self) -> Result<(), String> {
+        while self.kernel.bars_pending() > 0 || self.kernel.signals_pending() > 0 {
+            self.next_remote_event()?;
+        }
+        Ok(())
+    }
+
+    /// Applies the next event from the process plugins' hosts.
+    fn next_remote_event(&mut self) -> Result<(), String> {
+        let Some(remote) = &self.remote else { return Ok(()) };
+        match remote.recv() {
+            Ok(Command::Remote(plugin, event)) => self.kernel.on_remote(&plugin, event),
+            Ok(_) => {}
+            Err(_) => return Err("the plugin host stopped during the backtest".into()),
+        }
+        Ok(())
+    }
+
+    /// Keeps the closed trades of the store ops; the rest of what live would store is dropped.
+    fn collect(&mut self, out: &mut Replayed) {
+        for op in self.kernel.take_ops() {
+            if let StoreOp::Closed(trade) = op {
+                out.trades.push(*trade);
+            }
+        }
+    }
+}
+
+/// The store a backtest runs on: plugins' own databases in a scratch folder, nothing else kept
+/// (the replay takes the kernel's ops itself).
+#[derive(Debug)]
+pub struct ScratchStore {
+    dir: PathBuf,
+}
+
+impl ScratchStore {
+    /// Plugin databases go under `dir/plugins/<id>/plugin.db`.
+    #[must_use]
+    pub const fn new(dir: PathBuf) -> Self {
+        Self { dir }
+    }
+}
+
+impl Store for ScratchStore {
+    fn submit(&self, _ops: Vec<StoreOp>) {}
+
+    fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn committed_seq(&self) -> u64 {
+        0
+    }
+
+    fn snapshot(&self, _day_start: DateTime<Utc>) -> Result<StoreSnapshot, StoreError> {
+        Ok(StoreSnapshot::default())
+    }
+
+    fn signal(&self, _id: &SignalId) -> Result<Option<SignalRecord>, StoreError> {
+        Ok(None)
+    }
+
+    fn recent_signals(&self, _limit: usize) -> Result<Vec<SignalRecord>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    fn orders(&self, _limit: usize) -> Result<Vec<Order>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    fn trades(&self, _limit: usize) -> Result<Vec<Trade>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    fn events(&self, _limit: usize) -> Result<Vec<Event>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    fn plugin_db(&self, plugin: &PluginId) -> Result<Box<dyn PluginDb>, StoreError> {
+        Ok(Box::new(zepix_store::SqlitePluginDb::open(&self.dir, plugin)?))
+    }
+}

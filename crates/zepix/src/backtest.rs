@@ -1,0 +1,339 @@
+//! `zepix backtest`: a plugin on historical bars through the engine's own kernel, with a report,
+//! and parameter sweeps run in parallel.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use zepix_backtest::{FillRule, Metrics, Replay, Replayed, RunInput, ScratchStore};
+use zepix_engine::risk::RiskGate;
+use zepix_engine::{Command, EngineMetrics, Kernel, KernelConfig, Services};
+use zepix_model::{Bar, Feed, Money, PluginId, Symbol, TestClock, Timeframe};
+use zepix_plugin::Role;
+use zepix_venue::PaperVenue;
+
+use crate::app;
+use crate::commands::{isolate_plugin, load_config};
+use crate::config::Config;
+
+/// What `zepix backtest` was asked for.
+#[derive(Debug, Clone)]
+pub struct BacktestArgs {
+    /// The bars (CSV).
+    pub data: PathBuf,
+    /// Plugin id or folder.
+    pub plugin: String,
+    /// `key=value` settings for the plugin.
+    pub set: Vec<String>,
+    /// Only bars at or after this time.
+    pub from: Option<String>,
+    /// Only bars before this time.
+    pub to: Option<String>,
+    /// Fill rule.
+    pub fill: FillRule,
+    /// Report folder.
+    pub report: Option<PathBuf>,
+    /// The symbol the bars are of.
+    pub symbol: String,
+    /// The bars' timeframe (default: the spacing of the first two bars).
+    pub timeframe: Option<Timeframe>,
+    /// `NAME=SPEC` sweeps.
+    pub sweep: Vec<String>,
+    /// The metric a sweep's table is sorted by.
+    pub sort: String,
+}
+
+/// One backtest, ready to run: the engine's config isolated to the plugin, and the bars.
+struct Prepared {
+    config: Config,
+    plugin: PluginId,
+    feed: Feed,
+    bars: Vec<Bar>,
+    data_name: String,
+    /// Holds the isolated engine's files until the run ends.
+    _tmp: tempfile::TempDir,
+}
+
+/// `zepix backtest`.
+///
+/// # Errors
+/// Bad arguments, a data file that cannot be read, or a plugin that cannot be built.
+pub async fn backtest(config: Option<PathBuf>, args: BacktestArgs) -> Result<ExitCode> {
+    let settings = parse_sets(&args.set)?;
+    let sweeps: Vec<zepix_backtest::Sweep> = args
+        .sweep
+        .iter()
+        .map(|s| zepix_backtest::parse_sweep(s).map_err(|e| anyhow::anyhow!("--sweep {s}: {e}")))
+        .collect::<Result<_>>()?;
+    if !zepix_backtest::METRIC_NAMES.contains(&args.sort.as_str()) {
+        bail!("--sort {}: expected one of {}", args.sort, zepix_backtest::METRIC_NAMES.join(", "));
+    }
+    let prepared = Arc::new(prepare(config, &args)?);
+    eprintln!(
+        "{} bars of {} from {} ({} → {}), fill at {}",
+        prepared.bars.len(),
+        prepared.feed,
+        prepared.data_name,
+        prepared.bars.first().map(|b| b.time.to_rfc3339()).unwrap_or_default(),
+        prepared.bars.last().map(|b| b.time.to_rfc3339()).unwrap_or_default(),
+        args.fill.as_str()
+    );
+    if sweeps.is_empty() {
+        let report = args.report.clone();
+        let fill = args.fill;
+        let prepared2 = prepared.clone();
+        let (input, took) = tokio::task::spawn_blocking(move || run_one(&prepared2, &settings, fill, true))
+            .await
+            .context("the backtest thread")??;
+        let metrics = Metrics::compute(&input);
+        print_summary(&input, &metrics, took);
+        if let Some(dir) = report {
+            let files = zepix_backtest::write_report(&dir, &input)
+                .with_context(|| format!("writing the report to {}", dir.display()))?;
+            println!("report: {} and {}", files.html.display(), files.json.display());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let combos = zepix_backtest::combinations(&sweeps).map_err(|e| anyhow::anyhow!("--sweep: {e}"))?;
+    let fill = args.fill;
+    let started = Instant::now();
+    let total = combos.len();
+    eprintln!("sweeping {total} combinations");
+    let rows = tokio::task::spawn_blocking(move || sweep(&prepared, &settings, &combos, fill))
+        .await
+        .context("the sweep threads")??;
+    println!("{}", zepix_backtest::format_table(&rows, &args.sort).map_err(|e| anyhow::anyhow!("{e}"))?);
+    eprintln!("{total} runs in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `key=value` pairs as settings: a value that reads as JSON (a number, `true`, a quoted string)
+/// is that, anything else is a string.
+fn parse_sets(sets: &[String]) -> Result<Map<String, Value>> {
+    let mut out = Map::new();
+    for set in sets {
+        let Some((key, value)) = set.split_once('=') else {
+            bail!("--set {set}: expected KEY=VALUE, e.g. --set period=20");
+        };
+        let key = key.trim();
+        if key.is_empty() {
+            bail!("--set {set}: the key is empty; expected KEY=VALUE");
+        }
+        let value = serde_json::from_str(value.trim()).unwrap_or_else(|_| Value::String(value.trim().to_owned()));
+        out.insert(key.to_owned(), value);
+    }
+    Ok(out)
+}
+
+fn parse_time(flag: &str, text: &str) -> Result<DateTime<Utc>> {
+    zepix_data::parse_timestamp(text).with_context(|| {
+        format!("{flag} {text}: expected an ISO-8601 time (2024-01-01T00:00:00Z) or epoch seconds or milliseconds")
+    })
+}
+
+fn prepare(config: Option<PathBuf>, args: &BacktestArgs) -> Result<Prepared> {
+    let mut config = load_config(config)?;
+    let symbol = Symbol::new(&args.symbol).map_err(|e| anyhow::anyhow!("--symbol: {e}"))?;
+    if config.symbol_table().get(&symbol).is_none() {
+        bail!("--symbol {symbol}: not in the symbol table; add it under [symbols] in zepix.toml");
+    }
+    let loading = Instant::now();
+    let mut bars = zepix_data::load(&args.data).with_context(|| format!("reading {}", args.data.display()))?;
+    let loaded_in = loading.elapsed();
+    let from = args.from.as_deref().map(|t| parse_time("--from", t)).transpose()?;
+    let to = args.to.as_deref().map(|t| parse_time("--to", t)).transpose()?;
+    bars.retain(|b| from.is_none_or(|f| b.time >= f) && to.is_none_or(|t| b.time < t));
+    if bars.is_empty() {
+        bail!("no bars in {} between the --from and --to given", args.data.display());
+    }
+    eprintln!("loaded {} bars in {:.3} s", bars.len(), loaded_in.as_secs_f64());
+    let timeframe = match args.timeframe {
+        Some(tf) => tf,
+        None => infer_timeframe(&bars)?,
+    };
+    let tmp = tempfile::tempdir().context("creating a temporary folder")?;
+    let plugin = isolate_plugin(&mut config, &args.plugin, tmp.path())?;
+    // The plugin under test is the only strategy: no other plugin turns these bars into signals.
+    let (registry, _) = app::build_registry(&config, &[]);
+    let slot = registry.get(&plugin).with_context(|| format!("plugin {plugin} is not available"))?;
+    if !slot.meta.manifest.roles.contains(&Role::Strategy) {
+        bail!("{plugin} is not a strategy plugin (its manifest's roles have no `strategy`): it cannot trade on bars");
+    }
+    for other in registry.slots() {
+        if other.meta.manifest.roles.contains(&Role::Strategy) && other.meta.id() != &plugin {
+            config.plugins.entry(other.meta.id().clone()).or_default().enabled = false;
+        }
+    }
+    let entry = config.plugins.entry(plugin.clone()).or_default();
+    entry.enabled = true;
+    let data_name =
+        args.data.file_name().map_or_else(|| args.data.display().to_string(), |n| n.to_string_lossy().into());
+    Ok(Prepared { config, plugin, feed: Feed::new(symbol, timeframe), bars, data_name, _tmp: tmp })
+}
+
+/// The smallest spacing of the first bars: a gap (a weekend) is longer, never shorter.
+fn infer_timeframe(bars: &[Bar]) -> Result<Timeframe> {
+    let spacing = bars.windows(2).take(100).map(|w| (w[1].time - w[0].time).num_minutes()).filter(|m| *m > 0).min();
+    let Some(minutes) = spacing else {
+        bail!("cannot tell the bars' timeframe from fewer than two bars: give --timeframe");
+    };
+    u32::try_from(minutes)
+        .ok()
+        .and_then(|m| Timeframe::from_minutes(m).ok())
+        .with_context(|| format!("bars are {minutes} minutes apart, which is no timeframe: give --timeframe"))
+}
+
+/// One run with `settings` over the base settings; returns the report's input and the replay's
+/// duration. With `progress`, a progress line on stderr.
+fn run_one(
+    prepared: &Prepared,
+    settings: &Map<String, Value>,
+    fill: FillRule,
+    progress: bool,
+) -> Result<(RunInput, std::time::Duration)> {
+    let mut config = prepared.config.clone();
+    let entry = config.plugins.entry(prepared.plugin.clone()).or_default();
+    for (k, v) in settings {
+        entry.settings.insert(k.clone(), v.clone());
+    }
+    let first = prepared.bars.first().map(|b| b.time).unwrap_or_default();
+    let clock = TestClock::new(first);
+    let symbols = config.symbol_table();
+    let venue = PaperVenue::new(config.venue.clone(), symbols.clone());
+    let scratch = config.engine.data_dir.join(format!("run-{}", std::process::id()));
+    let store = Arc::new(ScratchStore::new(scratch.clone()));
+    let risk = RiskGate::new(config.risk.clone(), zepix_engine::TradingState::Active);
+    let services = Services::new(Arc::new(clock.clone()), Box::new(venue), risk, symbols, store, 0, Money::ZERO);
+    let (mut registry, problems) = app::build_registry(&config, &[]);
+    let id = prepared.plugin.as_str();
+    if let Some(p) = problems.iter().find(|p| p.origin.contains(id) || p.messages.iter().any(|m| m.contains(id))) {
+        bail!("{}: {}", p.origin, p.messages.join("; "));
+    }
+    let (tx, rx) = std::sync::mpsc::channel::<Command>();
+    let problems = crate::host::attach_process_plugins(&mut registry, &config.plugin_system, &scratch, None, &tx);
+    if let Some(p) = problems.first() {
+        bail!("{}: {}", p.origin, p.messages.join("; "));
+    }
+    let remote = registry.slots().iter().any(|s| s.remote.is_some()).then_some(rx);
+    let run_settings: BTreeMap<String, Value> = registry
+        .get(&prepared.plugin)
+        .map(|s| s.meta.settings.as_map().iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    let kernel_config = KernelConfig { engine: config.engine.clone(), risk: config.risk.clone() };
+    let mut kernel = Kernel::new(&kernel_config, registry, services, Arc::new(EngineMetrics::default()))
+        .map_err(anyhow::Error::msg)?;
+    kernel.start(&BTreeMap::new());
+    if let Some(status) = kernel.plugins().into_iter().find(|s| s.id == prepared.plugin)
+        && let Some(e) = &status.last_error
+    {
+        bail!("{} did not start: {}", prepared.plugin, e.message);
+    }
+    let mut replay = Replay::new(kernel, clock, prepared.feed.clone(), fill, remote);
+    replay.ready().map_err(anyhow::Error::msg)?;
+    let total = prepared.bars.len() as u64;
+    let started = Instant::now();
+    let mut report = |done: u64| {
+        if progress {
+            let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
+            eprint!("\r  {done}/{total} bars ({:.0}%), {:.0} bars/s   ", 100.0 * done as f64 / total as f64, rate);
+            let _ = std::io::stderr().flush();
+        }
+    };
+    let replayed: Replayed = replay.run(&prepared.bars, &mut report).map_err(anyhow::Error::msg)?;
+    let took = started.elapsed();
+    if progress {
+        eprintln!();
+    }
+    if let Some(status) = replayed.plugins.iter().find(|s| s.id == prepared.plugin) {
+        if let Some(e) = &status.last_error {
+            eprintln!("{} failed {} time(s); the last: {}", status.id, status.counters.failures, e.message);
+        }
+        if status.state != zepix_engine::PluginState::Running {
+            bail!("{} ended the backtest {}: the results would not be its strategy's", status.id, status.state);
+        }
+    }
+    let input = RunInput {
+        plugin: prepared.plugin.to_string(),
+        data: prepared.data_name.clone(),
+        settings: run_settings,
+        fill: fill.as_str().to_owned(),
+        initial_balance: Money::from_decimal(config.venue.balance),
+        bars: replayed.bars,
+        first_bar: prepared.bars.first().map(|b| b.time),
+        last_bar: prepared.bars.last().map(|b| b.time),
+        bars_in_market: replayed.bars_in_market,
+        trades: replayed.trades,
+        equity: replayed.equity,
+    };
+    if !replayed.refused.is_empty() {
+        let (id, why) = &replayed.refused[0];
+        eprintln!("{} signals were refused; the first, {id}: {why}", replayed.refused.len());
+    }
+    Ok((input, took))
+}
+
+fn sweep(
+    prepared: &Prepared,
+    base: &Map<String, Value>,
+    combos: &[BTreeMap<String, Value>],
+    fill: FillRule,
+) -> Result<Vec<(BTreeMap<String, Value>, Metrics)>> {
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).min(combos.len());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<Result<Vec<(usize, Metrics)>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(combo) = combos.get(i) else { break };
+                        let mut settings = base.clone();
+                        settings.extend(combo.iter().map(|(k, v)| (k.clone(), v.clone())));
+                        let (input, _) = run_one(prepared, &settings, fill, false)
+                            .with_context(|| format!("combination {}", describe(combo)))?;
+                        eprintln!("  {} done", describe(combo));
+                        done.push((i, Metrics::compute(&input)));
+                    }
+                    Ok(done)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a sweep thread panicked"))))
+            .collect()
+    });
+    let mut rows = Vec::with_capacity(combos.len());
+    for r in results {
+        rows.extend(r?);
+    }
+    rows.sort_by_key(|(i, _)| *i);
+    Ok(rows.into_iter().map(|(i, m)| (combos[i].clone(), m)).collect())
+}
+
+fn describe(combo: &BTreeMap<String, Value>) -> String {
+    combo.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+}
+
+fn print_summary(input: &RunInput, m: &Metrics, took: std::time::Duration) {
+    let rate = input.bars as f64 / took.as_secs_f64().max(1e-9);
+    let pct = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{:.1}%", v * 100.0));
+    let num = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}"));
+    println!("{} on {} ({} bars, fill at {}):", input.plugin, input.data, input.bars, input.fill);
+    println!("  trades         {} ({} won, {} lost)", m.trades, m.wins, m.losses);
+    println!("  net P&L        {}", m.net_pnl);
+    println!("  win rate       {}", pct(m.win_rate));
+    println!("  profit factor  {}", num(m.profit_factor));
+    println!("  max drawdown   {} ({:.2}%)", m.max_drawdown, m.max_drawdown_pct);
+    println!("  Sharpe         {}", num(m.sharpe));
+    println!("  exposure       {}", pct(m.exposure));
+    println!("  final equity   {}", m.final_equity);
+    println!("  speed          {rate:.0} bars/s ({:.3} s)", took.as_secs_f64());
+}
