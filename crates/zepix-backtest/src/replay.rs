@@ -79,6 +79,8 @@ pub struct Replay {
     /// Process plugins' events (their answers to `on_bar`), when any runs.
     remote: Option<Receiver<Command>>,
     seq: u64,
+    /// Recorded signals to replay, oldest first, each at its own time.
+    recorded: std::collections::VecDeque<Signal>,
 }
 
 impl std::fmt::Debug for Replay {
@@ -104,7 +106,21 @@ impl Replay {
         fill: FillRule,
         remote: Option<Receiver<Command>>,
     ) -> Self {
-        Self { kernel, clock, feed, fill, remote, seq: 0 }
+        Self { kernel, clock, feed, fill, remote, seq: 0, recorded: std::collections::VecDeque::new() }
+    }
+
+    /// Recorded signals to replay against the bars: each is processed at its `timestamp`, after
+    /// the bar it falls in has moved the venue (those before the first bar, at the first bar).
+    ///
+    /// # Errors
+    /// A signal without a timestamp: it could not be placed among the bars.
+    pub fn with_signals(mut self, mut signals: Vec<Signal>) -> Result<Self, String> {
+        if let Some(s) = signals.iter().find(|s| s.timestamp.is_none()) {
+            return Err(format!("signal {} has no timestamp: it cannot be placed among the bars", s.id));
+        }
+        signals.sort_by_key(|s| s.timestamp);
+        self.recorded = signals.into();
+        Ok(self)
     }
 
     /// Replays `bars` (in time order) and stops the plugins. `progress` hears the number of bars
@@ -130,7 +146,7 @@ impl Replay {
                 self.clock.set(bar.time);
                 for (plugin, mut signal) in held.drain(..) {
                     signal.price = Some(bar.open);
-                    self.process(plugin, signal, &mut out);
+                    self.process(SignalSource::Plugin(plugin), signal, &mut out);
                 }
             }
             let closed_at = bar.time + step;
@@ -143,10 +159,18 @@ impl Replay {
             for (plugin, signal) in self.kernel.take_emitted_through(bar.time) {
                 out.signals += 1;
                 match self.fill {
-                    FillRule::Close => self.process(plugin, signal, &mut out),
+                    FillRule::Close => self.process(SignalSource::Plugin(plugin), signal, &mut out),
                     FillRule::NextOpen => held.push((plugin, signal)),
                 }
             }
+            while self.recorded.front().is_some_and(|s| s.timestamp.is_some_and(|t| t < closed_at)) {
+                if let Some(signal) = self.recorded.pop_front() {
+                    self.clock.set(signal.timestamp.unwrap_or(closed_at).max(bar.time));
+                    out.signals += 1;
+                    self.process(SignalSource::Webhook, signal, &mut out);
+                }
+            }
+            self.clock.set(closed_at);
             let venue = self.kernel.services().venue();
             let equity = if venue.open_positions().next().is_some() {
                 out.bars_in_market += 1;
@@ -172,12 +196,11 @@ impl Replay {
         Ok(out)
     }
 
-    /// One emitted signal through the router and its plugin, as if it came from the inbox.
-    fn process(&mut self, plugin: PluginId, signal: Signal, out: &mut Replayed) {
+    /// One signal through the router and its plugin, as if it came from the inbox.
+    fn process(&mut self, source: SignalSource, signal: Signal, out: &mut Replayed) {
         self.seq += 1;
         let id = signal.id.clone();
-        let record =
-            InboxRecord { seq: self.seq, source: SignalSource::Plugin(plugin), received_at: self.clock.now(), signal };
+        let record = InboxRecord { seq: self.seq, source, received_at: self.clock.now(), signal };
         if let Some(outcome) = self.kernel.process(record)
             && outcome.status == OutcomeStatus::Rejected
         {

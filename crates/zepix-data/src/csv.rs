@@ -19,7 +19,7 @@ use zepix_model::{Bar, Price};
 
 use crate::error::{DataError, RowError, RowProblem};
 use crate::fixed::{self, Fixed};
-use crate::time::{format_timestamp, parse_bytes, write_timestamp};
+use crate::time::{TimeParser, format_timestamp, write_timestamp};
 
 /// The header the writer writes.
 pub const HEADER: &str = "timestamp,open,high,low,close,volume";
@@ -168,6 +168,7 @@ impl<R: Read> Iterator for CsvReader<R> {
 struct RowParser {
     seen_first: bool,
     previous: Option<DateTime<Utc>>,
+    times: TimeParser,
 }
 
 impl RowParser {
@@ -210,7 +211,7 @@ impl RowParser {
                 format!("{count} columns, expected 6: {HEADER}"),
             ));
         }
-        let time = parse_bytes(fields[0]).ok_or_else(|| {
+        let time = self.times.parse(fields[0]).ok_or_else(|| {
             err(
                 0,
                 fields[0],

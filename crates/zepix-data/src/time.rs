@@ -3,7 +3,7 @@
 //! `YYYY-MM-DDTHH:MM:SSZ` layout is parsed and written by hand because it is on the hot path of
 //! every CSV row; anything else goes through chrono.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, Utc};
 
 /// Epoch values at or above this are milliseconds (1e11 seconds is the year 5138; 1e11
 /// milliseconds is March 1973).
@@ -41,6 +41,44 @@ pub(crate) fn parse_bytes(s: &[u8]) -> Option<DateTime<Utc>> {
         }
     }
     NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|n| n.and_utc())
+}
+
+/// Parses timestamps of consecutive rows, remembering the last `YYYY-MM-DD` of the fixed layout:
+/// rows of one day share it, and only the time of day is then read.
+#[derive(Debug, Default)]
+pub(crate) struct TimeParser {
+    day: Option<([u8; 10], NaiveDate)>,
+}
+
+impl TimeParser {
+    pub(crate) fn parse(&mut self, s: &[u8]) -> Option<DateTime<Utc>> {
+        if let (Some((day, date)), Some((head, clock))) = (&self.day, fixed_layout(s))
+            && head == day
+        {
+            let num = |i: usize| two_digits(&clock[i..i + 2]);
+            let time = NaiveTime::from_hms_opt(num(0)?, num(3)?, num(6)?)?;
+            return Some(NaiveDateTime::new(*date, time).and_utc());
+        }
+        let time = parse_bytes(s)?;
+        if let Some((head, _)) = fixed_layout(s) {
+            let mut day = [0; 10];
+            day.copy_from_slice(head);
+            self.day = Some((day, time.date_naive()));
+        }
+        Some(time)
+    }
+}
+
+/// The date and the `HH:MM:SS` of a `YYYY-MM-DDTHH:MM:SSZ` timestamp.
+fn fixed_layout(s: &[u8]) -> Option<(&[u8], &[u8])> {
+    (s.len() == 20 && s[10] == b'T' && s[13] == b':' && s[16] == b':' && s[19] == b'Z').then(|| (&s[..10], &s[11..19]))
+}
+
+fn two_digits(s: &[u8]) -> Option<u32> {
+    match s {
+        [a @ b'0'..=b'9', b @ b'0'..=b'9'] => Some(u32::from(a - b'0') * 10 + u32::from(b - b'0')),
+        _ => None,
+    }
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` without chrono's general parser; `None` for anything else (including
@@ -173,6 +211,18 @@ mod tests {
             assert_eq!(parse_timestamp(text), None, "{text}");
         }
         assert_eq!(parse_timestamp("2024-02-29T23:59:59Z"), Some(utc("2024-02-29T23:59:59Z")));
+    }
+
+    #[test]
+    fn the_day_cache_reads_the_time_of_day_and_refuses_what_chrono_refuses() {
+        let mut parser = TimeParser::default();
+        assert_eq!(parser.parse(b"2024-01-01T00:00:00Z"), Some(utc("2024-01-01T00:00:00Z")));
+        assert_eq!(parser.parse(b"2024-01-01T23:59:59Z"), Some(utc("2024-01-01T23:59:59Z")));
+        assert_eq!(parser.parse(b"2024-01-01T24:00:00Z"), None);
+        assert_eq!(parser.parse(b"2024-01-01T1x:00:00Z"), None);
+        assert_eq!(parser.parse(b"2024-01-02T00:00:01Z"), Some(utc("2024-01-02T00:00:01Z")));
+        assert_eq!(parser.parse(b"1704067200"), Some(utc("2024-01-01T00:00:00Z")));
+        assert_eq!(parser.parse(b"2024-01-02T00:00:02Z"), Some(utc("2024-01-02T00:00:02Z")));
     }
 
     proptest! {

@@ -47,6 +47,8 @@ pub struct BacktestArgs {
     pub sweep: Vec<String>,
     /// The metric a sweep's table is sorted by.
     pub sort: String,
+    /// Recorded signals to replay against the bars (then the plugin may be a logic plugin).
+    pub signals: Option<PathBuf>,
 }
 
 /// One backtest, ready to run: the engine's config isolated to the plugin, and the bars.
@@ -55,6 +57,8 @@ struct Prepared {
     plugin: PluginId,
     feed: Feed,
     bars: Vec<Bar>,
+    /// Recorded signals, routed to the plugin under test.
+    signals: Vec<zepix_model::Signal>,
     data_name: String,
     /// Holds the isolated engine's files until the run ends.
     _tmp: tempfile::TempDir,
@@ -162,8 +166,19 @@ fn prepare(config: Option<PathBuf>, args: &BacktestArgs) -> Result<Prepared> {
     // The plugin under test is the only strategy: no other plugin turns these bars into signals.
     let (registry, _) = app::build_registry(&config, &[]);
     let slot = registry.get(&plugin).with_context(|| format!("plugin {plugin} is not available"))?;
-    if !slot.meta.manifest.roles.contains(&Role::Strategy) {
-        bail!("{plugin} is not a strategy plugin (its manifest's roles have no `strategy`): it cannot trade on bars");
+    if !slot.meta.manifest.roles.contains(&Role::Strategy) && args.signals.is_none() {
+        bail!(
+            "{plugin} is not a strategy plugin (its manifest's roles have no `strategy`): it cannot trade on bars \
+             alone; give it recorded alerts with --signals FILE"
+        );
+    }
+    let mut signals = match &args.signals {
+        Some(file) => crate::commands::read_test_signals(file)?,
+        None => Vec::new(),
+    };
+    for s in &mut signals {
+        s.plugin_hint = Some(plugin.clone());
+        s.max_lag = None;
     }
     for other in registry.slots() {
         if other.meta.manifest.roles.contains(&Role::Strategy) && other.meta.id() != &plugin {
@@ -174,7 +189,7 @@ fn prepare(config: Option<PathBuf>, args: &BacktestArgs) -> Result<Prepared> {
     entry.enabled = true;
     let data_name =
         args.data.file_name().map_or_else(|| args.data.display().to_string(), |n| n.to_string_lossy().into());
-    Ok(Prepared { config, plugin, feed: Feed::new(symbol, timeframe), bars, data_name, _tmp: tmp })
+    Ok(Prepared { config, plugin, feed: Feed::new(symbol, timeframe), bars, signals, data_name, _tmp: tmp })
 }
 
 /// The smallest spacing of the first bars: a gap (a weekend) is longer, never shorter.
@@ -234,7 +249,9 @@ fn run_one(
     {
         bail!("{} did not start: {}", prepared.plugin, e.message);
     }
-    let mut replay = Replay::new(kernel, clock, prepared.feed.clone(), fill, remote);
+    let mut replay = Replay::new(kernel, clock, prepared.feed.clone(), fill, remote)
+        .with_signals(prepared.signals.clone())
+        .map_err(anyhow::Error::msg)?;
     replay.ready().map_err(anyhow::Error::msg)?;
     let total = prepared.bars.len() as u64;
     let started = Instant::now();

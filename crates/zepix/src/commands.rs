@@ -607,9 +607,13 @@ pub fn plugin_install(config: Option<PathBuf>, file: &Path, dir: Option<PathBuf>
 }
 
 /// Reads a signals file: JSON lines (one alert per line; blank lines and lines starting with `#`
-/// are skipped) or one JSON array of alerts. Every bad alert is listed, by line (or by position in
-/// the array).
-fn read_test_signals(file: &Path) -> Result<Vec<zepix_model::Signal>> {
+/// are skipped) or one JSON array of alerts. A signal record of the engine's log (`GET
+/// /api/signals`: `{"seq", "signal": {…}, …}`) counts as its signal. Every bad alert is listed,
+/// by line (or by position in the array).
+///
+/// # Errors
+/// A file that cannot be read, bad alerts, or no alert at all.
+pub fn read_test_signals(file: &Path) -> Result<Vec<zepix_model::Signal>> {
     let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let now = zepix_model::Clock::now(&LiveClock);
     let mut alerts: Vec<(String, Value)> = Vec::new();
@@ -632,7 +636,10 @@ fn read_test_signals(file: &Path) -> Result<Vec<zepix_model::Signal>> {
         }
     }
     let mut signals = Vec::new();
-    for (place, value) in alerts {
+    for (place, mut value) in alerts {
+        if value.get("seq").is_some() && value.get("signal").is_some_and(Value::is_object) {
+            value = value["signal"].take();
+        }
         if !value.is_object() {
             errors.push(format!("{place}: an alert is a JSON object {{…}}"));
             continue;

@@ -97,6 +97,10 @@ enum Cmd {
         /// The metric a sweep's table is sorted by.
         #[arg(long, default_value = "net_pnl")]
         sort: String,
+        /// Recorded alerts (JSON lines or an array, e.g. the engine's signal log) replayed at their
+        /// timestamps against the bars, routed to --plugin (which may then be a logic plugin).
+        #[arg(long, value_name = "FILE")]
+        signals: Option<PathBuf>,
     },
     /// Market data files: `data generate` writes synthetic bars.
     Data {
@@ -284,7 +288,7 @@ fn main() -> ExitCode {
             }
             Cmd::Config { command: ConfigCmd::Check { file } } => commands::config_check(file.or(config_file)),
             Cmd::Status { url } => commands::status(config_file, url).await,
-            Cmd::Backtest { data, plugin, set, from, to, fill, report, symbol, timeframe, sweep, sort } => {
+            Cmd::Backtest { data, plugin, set, from, to, fill, report, symbol, timeframe, sweep, sort, signals } => {
                 let fill = fill.parse().map_err(anyhow::Error::msg);
                 match fill {
                     Ok(fill) => {
@@ -300,6 +304,7 @@ fn main() -> ExitCode {
                             timeframe,
                             sweep,
                             sort,
+                            signals,
                         };
                         zepix::backtest::backtest(config_file, args).await
                     }

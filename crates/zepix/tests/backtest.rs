@@ -213,3 +213,58 @@ fn the_python_strategy_trades_exactly_as_the_built_in_one() {
     };
     assert_eq!(prices(&py), prices(&native), "the same entries and exits");
 }
+
+#[test]
+fn recorded_alerts_replay_against_the_bars_for_their_stops_and_targets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = generated(tmp.path());
+    let bars = zepix_data::load(&file).unwrap();
+    let entry = bars[100].close.value();
+    let (sl, tp) = (entry - Decimal::from(2), entry + Decimal::from(2));
+    let at = (bars[100].time + chrono::Duration::seconds(30)).to_rfc3339();
+    let alert = serde_json::json!({"id": "rec-1", "strategy": "SIGNAL_EXECUTOR", "symbol": "BTCUSDT", "side": "buy",
+        "price": entry.to_string(), "sl": sl.to_string(), "tp": tp.to_string(), "lot": 1, "timestamp": at});
+    std::fs::write(tmp.path().join("alerts.jsonl"), format!("{alert}\n")).unwrap();
+    // Where the bars take it: the first later bar reaching a level; the stop first when both.
+    let (exit, reason) = bars[101..]
+        .iter()
+        .find_map(|b| {
+            if b.open.value() <= sl {
+                Some((b.open.value(), "stop_loss"))
+            } else if b.low.value() <= sl {
+                Some((sl, "stop_loss"))
+            } else if b.high.value() >= tp {
+                Some((tp, "take_profit"))
+            } else {
+                None
+            }
+        })
+        .unwrap();
+    let out = zepix(
+        tmp.path(),
+        &[
+            "backtest",
+            "--data",
+            "bars.csv",
+            "--plugin",
+            "signal_executor",
+            "--signals",
+            "alerts.jsonl",
+            "--report",
+            "rec",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let got = report(&tmp.path().join("rec"));
+    assert_eq!(got["metrics"]["trades"], 1, "{}", got["trades"]);
+    let trade = &got["trades"][0];
+    assert_eq!(trade["reason"], reason);
+    let exit_price: Decimal = trade["exit_price"].as_str().unwrap().parse().unwrap();
+    assert_eq!(exit_price, exit);
+    let pnl: Decimal = trade["pnl"].as_str().unwrap().parse().unwrap();
+    assert_eq!(pnl, exit - entry);
+
+    let out = zepix(tmp.path(), &["backtest", "--data", "bars.csv", "--plugin", "signal_executor"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("--signals FILE"), "{}", text(&out));
+}
