@@ -136,11 +136,19 @@ impl Replay {
         self.ready()?;
         for (i, bar) in bars.iter().enumerate() {
             if batched && i % BATCH == 0 {
-                // Process plugins get the next bars ahead, one round trip per batch; the venue
-                // still moves bar by bar and each bar's signals are taken at that bar.
-                let end = (i + BATCH).min(bars.len());
-                self.kernel.send_bars(&self.feed, &bars[i..end]);
-                self.wait_for_plugins()?;
+                // Process plugins get the bars ahead in batches, one round trip per batch, the
+                // next batch on its way while this one is replayed (so the plugin and the engine
+                // work at the same time); the venue still moves bar by bar and each bar's
+                // signals are taken at that bar.
+                if i == 0 {
+                    self.kernel.send_bars(&self.feed, &bars[..BATCH.min(bars.len())]);
+                }
+                let next = (i + BATCH).min(bars.len());
+                let ahead = next < bars.len();
+                if ahead {
+                    self.kernel.send_bars(&self.feed, &bars[next..(next + BATCH).min(bars.len())]);
+                }
+                self.wait_for_batches(usize::from(ahead))?;
             }
             if !held.is_empty() {
                 self.clock.set(bar.time);
@@ -219,9 +227,10 @@ impl Replay {
         Ok(())
     }
 
-    /// Waits until every process plugin has answered the bars sent to it.
-    fn wait_for_plugins(&mut self) -> Result<(), String> {
-        while self.kernel.bars_pending() > 0 || self.kernel.signals_pending() > 0 {
+    /// Waits until at most `ahead` bar batches are still unanswered (answers come in order, so
+    /// every earlier batch is in) and no signal waits for a process plugin.
+    fn wait_for_batches(&mut self, ahead: usize) -> Result<(), String> {
+        while self.kernel.bars_pending() > ahead || self.kernel.signals_pending() > 0 {
             self.next_remote_event()?;
         }
         Ok(())

@@ -212,7 +212,10 @@ impl Services {
         for trade in &trades {
             self.record_close(trade);
         }
-        self.check_daily_loss();
+        // With no position open and none closed, neither realized nor unrealized P&L moved.
+        if !trades.is_empty() || self.venue.open_positions().next().is_some() {
+            self.check_daily_loss();
+        }
         trades
     }
 

@@ -126,6 +126,9 @@ impl PaperVenue {
     /// at the high's bid; a sell mirrors that at the ask. With `gap` the market is already beyond
     /// the stop (one price, not a range): it fills at the worse of the level and the market.
     fn triggered(&self, symbol: &Symbol, low: Price, high: Price, gap: bool) -> Vec<(PositionId, Price, CloseReason)> {
+        if !self.positions.values().any(|p| &p.symbol == symbol) {
+            return Vec::new();
+        }
         let Some(spec) = self.symbols.get(symbol) else {
             return Vec::new();
         };

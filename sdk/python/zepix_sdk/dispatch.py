@@ -541,17 +541,11 @@ class Dispatcher:
             return {"action": "modify", "signal": changed}
         raise PluginError(f"on_signal_received: action must be pass, modify or reject, got {action!r}")
 
-    def _bar_call(self, bar: dict) -> list:
-        """Runs ``on_bar`` on one bar; the signals it emitted."""
+    def _bar_handler(self) -> Callable[[dict], Any]:
         fn = getattr(self.plugin, "on_bar", None)
         if fn is None:
             raise RpcFailure(E.METHOD_NOT_FOUND, "this plugin has no `on_bar`")
-        self.emitting = []
-        try:
-            self.resolve(fn(bar))
-            return self.emitting
-        finally:
-            self.emitting = None
+        return fn
 
     def _on_bar(self, params: dict) -> dict:
         bar = _object_param(params, "bar")
@@ -559,7 +553,13 @@ class Dispatcher:
         if isinstance(feed, dict):
             bar.setdefault("symbol", feed.get("symbol"))
             bar.setdefault("timeframe", feed.get("timeframe"))
-        return {"signals": self._bar_call(bar)}
+        fn = self._bar_handler()
+        self.emitting = emitted = []
+        try:
+            self.resolve(fn(bar))
+        finally:
+            self.emitting = None
+        return {"signals": emitted}
 
     def _on_bars(self, params: dict) -> dict:
         """A batch of closed bars in time order: ``on_bar`` on each; every signal comes back with
@@ -569,12 +569,21 @@ class Dispatcher:
             raise RpcFailure(E.INVALID_PARAMS, "params need `bars`, a list of objects")
         feed = params.get("feed") if isinstance(params.get("feed"), dict) else {}
         symbol, timeframe = feed.get("symbol"), feed.get("timeframe")
+        fn = self._bar_handler()
+        resolve = self.resolve
         out = []
-        for i, bar in enumerate(bars):
-            bar["symbol"] = symbol
-            bar["timeframe"] = timeframe
-            for signal in self._bar_call(bar):
-                out.append({"bar": i, "signal": signal})
+        try:
+            for i, bar in enumerate(bars):
+                bar["symbol"] = symbol
+                bar["timeframe"] = timeframe
+                self.emitting = emitted = []
+                result = fn(bar)
+                if result is not None:
+                    resolve(result)
+                if emitted:
+                    out.extend({"bar": i, "signal": signal} for signal in emitted)
+        finally:
+            self.emitting = None
         return {"signals": out}
 
     def _hook_with(self, name: str, key: str) -> Callable[[dict], None]:
