@@ -191,6 +191,20 @@ impl Harness {
         }
     }
 
+    /// Waits (bounded) until some call, seen or not, matches: for calls whose order against
+    /// others is not fixed (each bot starts on its own task).
+    async fn wait_ever(&self, pred: impl Fn(&Call) -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let wake = self.fake.new_call.notified();
+            let calls = self.calls();
+            if calls.iter().any(&pred) {
+                return;
+            }
+            assert!(tokio::time::timeout_at(deadline, wake).await.is_ok(), "no matching call; calls: {calls:#?}");
+        }
+    }
+
     fn push(&self, token: &str, update: Value) {
         let id = self.fake.next_update.fetch_add(1, Ordering::SeqCst) as i64 + 1;
         let mut update = update;
@@ -289,12 +303,12 @@ async fn every_command_answers_an_allowed_user() {
 
     // /performance: the text and the equity chart, uploaded as a PNG photo.
     h.say_in("1:ctl", ADMIN, ADMIN, "/performance");
-    let photo = h.wait(|c| c.method == "sendPhoto").await;
+    let photo = h.wait(|c| c.token == "1:ctl" && c.method == "sendPhoto").await;
     assert_eq!(photo.body["photo"]["png"], true);
     assert_eq!(photo.body["photo"]["type"], "image/png");
     assert_eq!(photo.body["chat_id"], ADMIN.to_string());
     assert!(photo.body["caption"].as_str().unwrap().starts_with("Equity over 0 trades"));
-    let text = h.wait(|c| c.method == "sendMessage").await;
+    let text = h.wait(|c| c.token == "1:ctl" && c.method == "sendMessage").await;
     assert!(text.body["text"].as_str().unwrap().contains("Performance"));
 
     // Every command was written to the event log, the bad ones as invalid.
@@ -449,7 +463,7 @@ async fn long_replies_are_split_on_line_boundaries() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_analytics_bot_answers_reports_only() {
     let mut h = Harness::start(|_| {}).await;
-    h.wait(|c| c.method == "setMyCommands" && c.token == "3:ana").await;
+    h.wait_ever(|c| c.method == "setMyCommands" && c.token == "3:ana").await;
     h.say_in("3:ana", VIEWER, VIEWER, "/performance");
     let photo = h.wait(|c| c.token == "3:ana" && c.method == "sendPhoto").await;
     assert_eq!(photo.body["photo"]["png"], true);
