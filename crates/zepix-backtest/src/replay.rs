@@ -164,6 +164,7 @@ impl Replay {
             } else {
                 self.kernel.on_bar(&self.feed, bar);
             }
+            let marked_signals = out.signals;
             for (plugin, signal) in self.kernel.take_emitted_through(bar.time) {
                 out.signals += 1;
                 match self.fill {
@@ -179,12 +180,14 @@ impl Replay {
                 }
             }
             self.clock.set(closed_at);
-            let venue = self.kernel.services().venue();
-            let equity = if venue.open_positions().next().is_some() {
+            let services = self.kernel.services();
+            if services.venue().open_positions().next().is_some() {
                 out.bars_in_market += 1;
-                venue.account().equity
-            } else {
-                out.equity.last().map_or_else(|| venue.account().equity, |p| p.equity)
+            }
+            // The bar's mark already valued the book unless a signal changed it since.
+            let equity = match services.marked_account() {
+                Some(account) if out.signals == marked_signals => account.equity,
+                _ => services.venue().account().equity,
             };
             out.equity.push(EquityPoint { time: closed_at, equity });
             let done = i as u64 + 1;

@@ -320,9 +320,9 @@ impl Kernel {
                 }
                 continue;
             }
-            let seen = flow.signal.clone();
-            let sid = seen.id.clone();
-            if let Ok(decision) = self.invoke(i, Some(&sid), |p, ctx| p.on_signal_received(&seen, ctx))
+            let seen = &flow.signal;
+            let decision = self.invoke(i, Some(&seen.id), |p, ctx| p.on_signal_received(seen, ctx));
+            if let Ok(decision) = decision
                 && let Some(outcome) = self.apply_hook(i, decision, &mut flow.signal)
             {
                 self.finish(flow.record, outcome.clone());

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use zepix_model::{
-    Bar, Clock, CloseReason, Event, EventKind, Level, Lots, Money, Order, OrderId, OrderRequest, OrderStatus, PluginId,
+    Account, Bar, Clock, CloseReason, Event, EventKind, Level, Lots, Money, Order, OrderId, OrderRequest, OrderStatus, PluginId,
     Position, PositionId, Price, Side, Signal, SignalId, Sizing, Symbol, SymbolSpec, SymbolTable, Timeframe, Trade,
     Trend,
 };
@@ -58,6 +58,8 @@ pub struct Services {
     plugin_dbs: HashMap<PluginId, Box<dyn PluginDb>>,
     /// Signals plugins emitted, not yet taken by the kernel.
     emitted: Vec<(PluginId, Signal)>,
+    /// The account as the last bar's mark valued it, if it did.
+    marked: Option<Account>,
 }
 
 impl std::fmt::Debug for Services {
@@ -107,6 +109,7 @@ impl Services {
             realized_today,
             plugin_dbs: HashMap::new(),
             emitted: Vec::new(),
+            marked: None,
         }
     }
 
@@ -194,7 +197,7 @@ impl Services {
         for trade in &trades {
             self.record_close(trade);
         }
-        self.check_daily_loss();
+        let _ = self.check_daily_loss();
         trades
     }
 
@@ -213,10 +216,19 @@ impl Services {
             self.record_close(trade);
         }
         // With no position open and none closed, neither realized nor unrealized P&L moved.
-        if !trades.is_empty() || self.venue.open_positions().next().is_some() {
-            self.check_daily_loss();
-        }
+        self.marked = if !trades.is_empty() || self.venue.open_positions().next().is_some() {
+            self.check_daily_loss()
+        } else {
+            None
+        };
         trades
+    }
+
+    /// The account as the last [`Services::mark_bar`] valued it (for the daily loss check), when
+    /// it had to; it is stale as soon as anything else changes the book.
+    #[must_use]
+    pub const fn marked_account(&self) -> Option<&Account> {
+        self.marked.as_ref()
     }
 
     /// A plugin emitted a signal; the kernel takes it with [`Services::take_emitted`].
@@ -254,15 +266,18 @@ impl Services {
         );
         let data = json!({"position": p.id, "pnl": trade.pnl, "reason": trade.reason});
         self.event(EventKind::PositionClosed, Some(&p.plugin), message, data);
+        self.marked = None;
         self.ops.push(StoreOp::Closed(Box::new(trade.clone())));
     }
 
-    fn check_daily_loss(&mut self) {
+    /// Re-evaluates the daily loss lock; the account it valued to do so, if it had to.
+    fn check_daily_loss(&mut self) -> Option<Account> {
         // Valuing the book cannot change anything when the limit is off or already reached.
         if self.risk.loss_locked() || self.risk.config().daily_loss_limit <= rust_decimal::Decimal::ZERO {
-            return;
+            return None;
         }
-        let unrealized = self.venue.account().unrealized;
+        let account = self.venue.account();
+        let unrealized = account.unrealized;
         if self.risk.update_daily_pnl(self.realized_today, unrealized) {
             let limit = self.risk.config().daily_loss_limit;
             let message = format!(
@@ -271,6 +286,7 @@ impl Services {
             );
             self.event(EventKind::DailyLossLimit, None, message, json!({"limit": limit.to_string()}));
         }
+        Some(account)
     }
 
     fn spec(&self, symbol: &Symbol, service: Service) -> Result<SymbolSpec, ServiceError> {
@@ -326,10 +342,11 @@ impl Services {
                 let message =
                     format!("opened #{} {} {} {} at {} (order {})", p.id, p.side, p.lots, p.symbol, p.entry_price, id);
                 self.event(EventKind::OrderPlaced, Some(meta.id()), message, json!({"order": id, "position": p.id}));
+                self.marked = None;
                 self.ops.push(StoreOp::Order(Box::new(placed.order.clone())));
                 self.ops.push(StoreOp::Position(Box::new(placed.position.clone())));
                 self.ops.push(StoreOp::PluginTradeOpened(Box::new(placed.position.clone())));
-                self.check_daily_loss();
+                let _ = self.check_daily_loss();
                 Ok(placed)
             }
             Err((request, error)) => {
@@ -445,7 +462,7 @@ impl Services {
             other => err(Service::Orders, ServiceErrorCode::Unavailable, other.to_string()),
         })?;
         self.record_close(&trade);
-        self.check_daily_loss();
+        let _ = self.check_daily_loss();
         Ok(trade)
     }
 
@@ -486,6 +503,7 @@ impl Services {
             .venue
             .modify(id, sl, tp)
             .map_err(|e| err(Service::Orders, ServiceErrorCode::InvalidRequest, e.to_string()))?;
+        self.marked = None;
         self.ops.push(StoreOp::Position(Box::new(position.clone())));
         Ok(position)
     }

@@ -26,6 +26,8 @@ pub struct PaperVenue {
     commission_per_lot: Decimal,
     spreads: BTreeMap<Symbol, Decimal>,
     symbols: SymbolTable,
+    /// Half spread and slippage of each symbol of the table.
+    costs: BTreeMap<Symbol, Costs>,
     positions: BTreeMap<PositionId, Position>,
     prices: BTreeMap<Symbol, Price>,
     realized: Money,
@@ -61,23 +63,35 @@ impl PaperVenue {
     /// spread or a bad `spreads` key (such keys are ignored here).
     #[must_use]
     pub fn new(config: PaperConfig, symbols: SymbolTable) -> Self {
-        Self {
+        let mut venue = Self {
             initial_balance: Money::from_decimal(config.balance),
             default_spread_pips: config.spread_pips,
             slippage_pips: config.slippage_pips,
             commission_per_lot: config.commission_per_lot,
             spreads: config.symbol_spreads(),
             symbols,
+            costs: BTreeMap::new(),
             positions: BTreeMap::new(),
             prices: BTreeMap::new(),
             realized: Money::ZERO,
             next_position_id: 1,
-        }
+        };
+        // Every mark and valuation needs them: worked out once per symbol.
+        venue.costs = venue
+            .symbols
+            .symbols()
+            .filter_map(|symbol| Some((symbol.clone(), venue.compute_costs(symbol, venue.symbols.get(symbol)?))))
+            .collect();
+        venue
+    }
+
+    fn compute_costs(&self, symbol: &Symbol, spec: &SymbolSpec) -> Costs {
+        let spread_pips = self.spreads.get(symbol).copied().unwrap_or(self.default_spread_pips);
+        Costs { half_spread: spread_pips * spec.pip_size / Decimal::TWO, slippage: self.slippage_pips * spec.pip_size }
     }
 
     fn costs(&self, symbol: &Symbol, spec: &SymbolSpec) -> Costs {
-        let spread_pips = self.spreads.get(symbol).copied().unwrap_or(self.default_spread_pips);
-        Costs { half_spread: spread_pips * spec.pip_size / Decimal::TWO, slippage: self.slippage_pips * spec.pip_size }
+        self.costs.get(symbol).copied().unwrap_or_else(|| self.compute_costs(symbol, spec))
     }
 
     /// The price a position would be valued at now (its exit side, without slippage), when the
