@@ -9,9 +9,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use zepix_model::{
-    Account, Bar, Clock, CloseReason, Event, EventKind, Level, Lots, Money, Order, OrderId, OrderRequest, OrderStatus, PluginId,
-    Position, PositionId, Price, Side, Signal, SignalId, Sizing, Symbol, SymbolSpec, SymbolTable, Timeframe, Trade,
-    Trend,
+    Account, Bar, Clock, CloseReason, Event, EventKind, Level, Lots, Money, Order, OrderId, OrderRequest, OrderStatus,
+    PluginId, Position, PositionId, Price, Side, Signal, SignalId, Sizing, Symbol, SymbolSpec, SymbolTable, Timeframe,
+    Trade, Trend,
 };
 use zepix_plugin::{NotifyLevel, OrderIntent, Placed, RiskCode, Service, ServiceError, ServiceErrorCode};
 
