@@ -1,0 +1,45 @@
+//! The replay through a real kernel (built-in plugins, paper venue): what the equity curve says
+//! between trades.
+
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on the first thing that goes wrong")]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use zepix_backtest::{FillRule, Replay, ScratchStore};
+use zepix_engine::risk::RiskGate;
+use zepix_engine::{EngineMetrics, Kernel, KernelConfig, PluginConfig, Registry, Services, TradingState};
+use zepix_model::{Feed, Money, PluginId, Symbol, SymbolTable, TestClock, Timeframe};
+use zepix_venue::{PaperConfig, PaperVenue};
+
+#[test]
+fn when_flat_after_a_close_the_equity_is_the_balance() {
+    let start = "2024-01-01T00:00:00Z".parse().unwrap();
+    let bars = zepix_data::generate(5_000, 3, start);
+    let tmp = tempfile::tempdir().unwrap();
+    let clock = TestClock::new(start);
+    let symbols = SymbolTable::default();
+    let venue = PaperVenue::new(PaperConfig::default(), symbols.clone());
+    let risk = RiskGate::new(zepix_engine::RiskConfig::default(), TradingState::Active);
+    let store = Arc::new(ScratchStore::new(tmp.path().to_path_buf()));
+    let services = Services::new(Arc::new(clock.clone()), Box::new(venue), risk, symbols, store, 0, Money::ZERO);
+    let configs: BTreeMap<PluginId, PluginConfig> = BTreeMap::new();
+    let (registry, problems) = Registry::build(zepix_plugins::builtins(), Vec::new(), &configs);
+    assert!(problems.is_empty(), "{problems:?}");
+    let metrics = Arc::new(EngineMetrics::default());
+    let mut kernel = Kernel::new(&KernelConfig::default(), registry, services, metrics).unwrap();
+    kernel.start(&BTreeMap::new());
+    let feed = Feed::new(Symbol::new("BTCUSDT").unwrap(), Timeframe::M1);
+    let run = Replay::new(kernel, clock, feed, FillRule::Close, None).run(&bars, &mut |_| {}).unwrap();
+
+    assert!(run.trades.len() > 20, "the strategy should trade: {}", run.trades.len());
+    assert_eq!(run.equity.len(), bars.len());
+    // Long only, and an exit bar never enters: right after each close the book is flat, so the
+    // equity is the starting balance plus every P&L so far.
+    let mut realized = Money::from_decimal(PaperConfig::default().balance);
+    for trade in &run.trades {
+        realized += trade.pnl;
+        let point = run.equity.iter().find(|p| p.time == trade.closed_at).unwrap();
+        assert_eq!(point.equity, realized, "at {}", trade.closed_at);
+    }
+}
