@@ -70,6 +70,15 @@ pub async fn run(
         "  trading:  {} on the {} venue, balance {}, equity {}",
         status.trading_state, status.venue, status.account.balance, status.account.equity
     );
+    if !config.market_data.feeds.is_empty() {
+        let feeds: Vec<String> = config
+            .market_data
+            .feeds
+            .iter()
+            .map(|f| format!("{} {} ({})", f.symbol, f.timeframe, f.source.as_str()))
+            .collect();
+        println!("  bars:     {}", feeds.join(", "));
+    }
     if hold {
         println!("  HOLD:     alerts are stored but not processed until a start without --hold");
     }

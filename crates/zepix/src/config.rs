@@ -342,4 +342,40 @@ url = "${DATABASE_URL}"
         assert_eq!(config.server.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(config.engine.data_dir, PathBuf::from("data"));
     }
+
+    #[test]
+    fn market_data_feeds_are_checked() {
+        let good =
+            "[market_data]\n[[market_data.feeds]]\nsource = \"binance\"\nsymbol = \"btcusdt\"\ntimeframe = \"1m\"\n";
+        let config = Config::parse(good, env).unwrap();
+        assert_eq!(config.market_data.feeds[0].symbol.as_str(), "BTCUSDT");
+        assert_eq!(config.market_data.binance_url, "wss://stream.binance.com:9443");
+        for (text, needle) in [
+            (
+                "[[market_data.feeds]]\nsource = \"binance\"\nsymbol = \"BTCUSDT\"\ntimeframe = \"7m\"\n",
+                "feeds[0] timeframe",
+            ),
+            (
+                "[[market_data.feeds]]\nsource = \"ftx\"\nsymbol = \"BTCUSDT\"\ntimeframe = \"1m\"\n",
+                "unknown variant `ftx`",
+            ),
+            (
+                "[[market_data.feeds]]\nsource = \"random_walk\"\nsymbol = \"BTCUSDT\"\ntimeframe = \"1m\"\nevery_ms = 1\n",
+                "every_ms",
+            ),
+            (
+                "[[market_data.feeds]]\nsource = \"binance\"\nsymbol = \"BTCUSDT\"\ntimeframe = \"1m\"\ncolour = 1\n",
+                "colour",
+            ),
+            (
+                "[[market_data.feeds]]\nsource = \"binance\"\nsymbol = \"BTCUSDT\"\ntimeframe = \"1m\"\n\
+                 [[market_data.feeds]]\nsource = \"random_walk\"\nsymbol = \"BTCUSDT\"\ntimeframe = \"1m\"\n",
+                "configured twice",
+            ),
+        ] {
+            let text = format!("[market_data]\n{text}");
+            let problems = Config::parse(&text, env).unwrap_err();
+            assert!(problems.iter().any(|p| p.contains("market_data") && p.contains(needle)), "{needle}: {problems:?}");
+        }
+    }
 }

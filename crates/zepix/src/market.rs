@@ -21,6 +21,17 @@ pub enum SourceKind {
     RandomWalk,
 }
 
+impl SourceKind {
+    /// The name used in `zepix.toml`.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Binance => "binance",
+            Self::RandomWalk => "random_walk",
+        }
+    }
+}
+
 /// One `[[market_data.feeds]]` entry.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
