@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use zepix_engine::{
     Command, InboxRecord, Kernel, OutcomeStatus, PluginDb, SignalRecord, Store, StoreError, StoreOp, StoreSnapshot,
 };
-use zepix_model::{Bar, Clock, Event, Feed, Money, Order, PluginId, Signal, SignalId, SignalSource, TestClock, Trade};
+use zepix_model::{Bar, Clock, Event, Feed, Order, PluginId, Signal, SignalId, SignalSource, TestClock, Trade};
 
 use crate::report::EquityPoint;
 
@@ -58,14 +58,10 @@ pub struct Replayed {
     pub trades: Vec<Trade>,
     /// Equity at each bar's close.
     pub equity: Vec<EquityPoint>,
-    /// Signals the strategy emitted.
+    /// Signals processed: emitted by the strategy, or recorded ones replayed.
     pub signals: u64,
     /// Orders the risk gate or the venue refused, with the reason.
     pub refused: Vec<(SignalId, String)>,
-    /// Balance at the end.
-    pub balance: Money,
-    /// Equity at the end (open positions valued at the last close).
-    pub final_equity: Money,
     /// Every plugin's status at the end: state, counters, last error.
     pub plugins: Vec<zepix_engine::PluginStatus>,
 }
@@ -198,9 +194,6 @@ impl Replay {
         }
         out.bars = bars.len() as u64;
         self.collect(&mut out);
-        let account = self.kernel.services().venue().account();
-        out.balance = account.balance;
-        out.final_equity = account.equity;
         out.plugins = self.kernel.plugins();
         self.kernel.stop();
         progress(out.bars);

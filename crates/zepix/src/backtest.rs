@@ -288,6 +288,9 @@ fn run_one(
         trades: replayed.trades,
         equity: replayed.equity,
     };
+    if progress {
+        eprintln!("{} signals went through the engine", replayed.signals);
+    }
     if !replayed.refused.is_empty() {
         let (id, why) = &replayed.refused[0];
         eprintln!("{} signals were refused; the first, {id}: {why}", replayed.refused.len());
