@@ -178,14 +178,15 @@ impl Kernel {
                 }
             }
         }
+        // Each bar's signals together, so their ids count from 0 on every bar.
         let plugin = self.registry.slots()[index].meta.id().clone();
-        let mut start = 0;
-        while start < by_bar.len() {
-            let i = by_bar[start].0;
-            let end = by_bar[start..].iter().position(|(j, _)| *j != i).map_or(by_bar.len(), |n| start + n);
-            let signals = by_bar[start..end].iter().map(|(_, s)| (plugin.clone(), s.clone())).collect();
-            self.keep_emitted(feed, &bars[i], signals);
-            start = end;
+        let mut group: Vec<(PluginId, Signal)> = Vec::new();
+        let mut items = by_bar.into_iter().peekable();
+        while let Some((i, signal)) = items.next() {
+            group.push((plugin.clone(), signal));
+            if items.peek().is_none_or(|(next, _)| *next != i) {
+                self.keep_emitted(feed, &bars[i], std::mem::take(&mut group));
+            }
         }
     }
 
