@@ -8,6 +8,7 @@ use std::str::FromStr;
 use std::sync::mpsc::Receiver;
 
 use chrono::{DateTime, Utc};
+use zepix_engine::ports::ShadowRows;
 use zepix_engine::{
     Command, InboxRecord, Kernel, OutcomeStatus, PluginDb, SignalRecord, Store, StoreError, StoreOp, StoreSnapshot,
 };
@@ -301,6 +302,10 @@ impl Store for ScratchStore {
 
     fn events(&self, _limit: usize) -> Result<Vec<Event>, StoreError> {
         Ok(Vec::new())
+    }
+
+    fn shadow_rows(&self) -> Result<ShadowRows, StoreError> {
+        Ok(ShadowRows::default())
     }
 
     fn plugin_db(&self, plugin: &PluginId) -> Result<Box<dyn PluginDb>, StoreError> {

@@ -18,7 +18,7 @@ use zepix_plugin::{
     Service, ServiceError, ServiceErrorCode,
 };
 
-use crate::config::{KernelConfig, Mode};
+use crate::config::{KernelConfig, Mode, PluginMode};
 use crate::context::Ctx;
 use crate::daily::DailySchedule;
 use crate::error::EngineError;
@@ -88,6 +88,9 @@ enum Pending {
     Bar { index: usize, feed: Feed, bar: Bar },
     /// A batch of bars sent to a strategy plugin (backtests).
     Bars { index: usize, feed: Feed, bars: Vec<Bar> },
+    /// A signal broadcast to a shadow plugin: its decision is recorded, the signal's outcome
+    /// is its routed plugin's.
+    Shadow { signal_id: SignalId, index: usize },
 }
 
 /// The kernel.
@@ -126,7 +129,7 @@ impl Kernel {
     ) -> Result<Self, String> {
         let schedule = DailySchedule::new(config.engine.daily_reset, &config.engine.timezone)?;
         let next_reset = schedule.next(services.now());
-        Ok(Self {
+        let mut kernel = Self {
             registry,
             services,
             metrics,
@@ -136,7 +139,29 @@ impl Kernel {
             pending: HashMap::new(),
             next_call: 0,
             emitted: Vec::new(),
-        })
+        };
+        kernel.restore_modes(&BTreeMap::new())?;
+        Ok(kernel)
+    }
+
+    /// Applies the execution mode to every plugin: `LIVE` and `SHADOW` set every plugin's mode;
+    /// in `HYBRID` a plugin's mode is what an operator chose last (`stored`), else its config.
+    ///
+    /// # Errors
+    /// When a plugin is to run in shadow and the services have no virtual books.
+    pub fn restore_modes(&mut self, stored: &BTreeMap<PluginId, PluginMode>) -> Result<(), String> {
+        for i in 0..self.registry.slots().len() {
+            let meta = &self.registry.slots()[i].meta;
+            let mode = match self.mode {
+                Mode::Live => PluginMode::Live,
+                Mode::Shadow => PluginMode::Shadow,
+                Mode::Hybrid => stored.get(meta.id()).copied().unwrap_or(meta.mode),
+            };
+            let id = meta.id().clone();
+            self.services.set_shadow(&id, mode == PluginMode::Shadow)?;
+            self.registry.slots_mut()[i].meta.mode = mode;
+        }
+        Ok(())
     }
 
     /// Starts every built plugin (`on_start`), then applies enablement: what an operator chose
@@ -256,7 +281,7 @@ impl Kernel {
             .values()
             .filter_map(|p| match p {
                 Pending::Gate { flow, .. } | Pending::Signal { flow, .. } => Some(flow.record.seq),
-                Pending::Hook { .. } | Pending::Bar { .. } | Pending::Bars { .. } => None,
+                Pending::Hook { .. } | Pending::Bar { .. } | Pending::Bars { .. } | Pending::Shadow { .. } => None,
             })
             .min()
     }
@@ -337,31 +362,63 @@ impl Kernel {
                 return Some(outcome);
             }
         };
+        self.broadcast(index, &flow.signal);
         self.registry.slots_mut()[index].counters.signals += 1;
-        let kind = flow.signal.kind.clone();
         if let Some(remote) = self.registry.slots_mut()[index].remote.as_mut() {
             remote.signals_in_flight.insert(flow.signal.id.clone());
-            let method = match kind {
-                SignalType::Entry => "process_entry_signal",
-                SignalType::Exit => "process_exit_signal",
-                SignalType::Reversal => "process_reversal_signal",
-                _ => "process_signal",
-            };
+            let method = signal_method(&flow.signal.kind);
             let params = json!({"signal": flow.signal});
             self.send(index, method, params, |index| Pending::Signal { flow, index });
             return None;
         }
-        let signal = flow.signal;
-        let sid = signal.id.clone();
-        let result = self.invoke_as(index, Some(&sid), true, |p, ctx| match kind {
-            SignalType::Entry => p.process_entry_signal(&signal, ctx),
-            SignalType::Exit => p.process_exit_signal(&signal, ctx),
-            SignalType::Reversal => p.process_reversal_signal(&signal, ctx),
-            _ => p.process_signal(&signal, ctx),
-        });
-        let outcome = self.outcome_of(index, result);
+        let result = self.run_signal(index, &flow.signal);
+        let outcome = self.outcome_of(index, &flow.signal.id, result);
         self.finish(flow.record, outcome.clone());
         Some(outcome)
+    }
+
+    /// Calls a built-in plugin's handler for the signal's type.
+    fn run_signal(&mut self, index: usize, signal: &Signal) -> Result<Decision, CallError> {
+        let kind = signal.kind.clone();
+        self.invoke_as(index, Some(&signal.id), true, |p, ctx| match kind {
+            SignalType::Entry => p.process_entry_signal(signal, ctx),
+            SignalType::Exit => p.process_exit_signal(signal, ctx),
+            SignalType::Reversal => p.process_reversal_signal(signal, ctx),
+            _ => p.process_signal(signal, ctx),
+        })
+    }
+
+    /// Delivers a routed signal to every other running shadow plugin that can trade (DESIGN
+    /// §4.5): each decides on its virtual book and its decision is recorded beside the routed
+    /// plugin's. A shadow plugin that lists timeframes only sees signals of those.
+    fn broadcast(&mut self, routed: usize, signal: &Signal) {
+        let targets: Vec<usize> = self
+            .registry
+            .slots()
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| {
+                *i != routed
+                    && s.state == PluginState::Running
+                    && s.meta.mode == PluginMode::Shadow
+                    && s.meta.allows(zepix_plugin::Capability::Orders)
+                    && (s.meta.manifest.timeframes.is_empty()
+                        || signal.timeframe.is_some_and(|tf| s.meta.manifest.timeframes.contains(&tf)))
+            })
+            .map(|(i, _)| i)
+            .collect();
+        for index in targets {
+            self.registry.slots_mut()[index].counters.signals += 1;
+            if let Some(remote) = self.registry.slots_mut()[index].remote.as_mut() {
+                remote.signals_in_flight.insert(signal.id.clone());
+                let params = json!({"signal": signal});
+                let signal_id = signal.id.clone();
+                self.send(index, signal_method(&signal.kind), params, |index| Pending::Shadow { signal_id, index });
+                continue;
+            }
+            let result = self.run_signal(index, signal);
+            self.outcome_of(index, &signal.id, result);
+        }
     }
 
     /// The next running plugin in hook order (priority, then registry order) after `after`.
@@ -396,7 +453,19 @@ impl Kernel {
         }
     }
 
-    fn outcome_of(&mut self, index: usize, result: Result<Decision, CallError>) -> Outcome {
+    /// The outcome of a plugin's handling of a signal, counted in its counters; a shadow
+    /// plugin's is also recorded as its decision.
+    fn outcome_of(&mut self, index: usize, signal_id: &SignalId, result: Result<Decision, CallError>) -> Outcome {
+        let outcome = self.count_outcome(index, result);
+        if self.registry.slots()[index].meta.mode == PluginMode::Shadow {
+            let at = self.services.now();
+            let record = Box::new(outcome.clone());
+            self.services.record(StoreOp::ShadowDecision { signal_id: signal_id.clone(), at, outcome: record });
+        }
+        outcome
+    }
+
+    fn count_outcome(&mut self, index: usize, result: Result<Decision, CallError>) -> Outcome {
         let id = self.registry.slots()[index].meta.id().clone();
         let counters = &mut self.registry.slots_mut()[index].counters;
         match result {
@@ -487,24 +556,33 @@ impl Kernel {
                 self.advance(flow);
             }
             Pending::Signal { flow, index } => {
-                if let Some(remote) = self.registry.slots_mut()[index].remote.as_mut() {
-                    remote.signals_in_flight.remove(&flow.signal.id);
-                }
-                let result = match result.map(zepix_plugin::serve::decision) {
-                    Ok(Ok(wire)) => {
-                        self.registry.slots_mut()[index].counters.consecutive_failures = 0;
-                        self.carry_out(index, &flow.signal.id, wire)
-                    }
-                    Ok(Err(message)) => {
-                        self.record_failure(index, message.clone());
-                        Err(CallError::Failed(message))
-                    }
-                    Err(e) => Err(self.remote_error(index, &e)),
-                };
-                let outcome = self.outcome_of(index, result);
+                let outcome = self.on_decision(index, &flow.signal.id, result);
                 self.finish(flow.record, outcome);
             }
+            Pending::Shadow { signal_id, index } => {
+                self.on_decision(index, &signal_id, result);
+            }
         }
+    }
+
+    /// A process plugin's answer to a signal: what it asks for is carried out, and the outcome
+    /// counted (and recorded for a shadow plugin).
+    fn on_decision(&mut self, index: usize, signal_id: &SignalId, result: Result<Value, RpcError>) -> Outcome {
+        if let Some(remote) = self.registry.slots_mut()[index].remote.as_mut() {
+            remote.signals_in_flight.remove(signal_id);
+        }
+        let result = match result.map(zepix_plugin::serve::decision) {
+            Ok(Ok(wire)) => {
+                self.registry.slots_mut()[index].counters.consecutive_failures = 0;
+                self.carry_out(index, signal_id, wire)
+            }
+            Ok(Err(message)) => {
+                self.record_failure(index, message.clone());
+                Err(CallError::Failed(message))
+            }
+            Err(e) => Err(self.remote_error(index, &e)),
+        };
+        self.outcome_of(index, signal_id, result)
     }
 
     /// Carries out what a process plugin's decision asks for, as if it had called `orders.place`
@@ -790,6 +868,39 @@ impl Kernel {
         Ok(self.registry.slots()[index].status())
     }
 
+    /// Switches a plugin between live and shadow at runtime (`HYBRID` only); the choice is
+    /// stored and survives restarts. Promoting a shadow plugin sends its next orders to the
+    /// venue; its virtual positions stay on its book until they close.
+    ///
+    /// # Errors
+    /// Unknown plugin, or an engine not running `HYBRID`.
+    pub fn set_mode(&mut self, id: &PluginId, mode: PluginMode) -> Result<PluginStatus, EngineError> {
+        let index = self.registry.index_of(id).ok_or_else(|| EngineError::UnknownPlugin(id.clone()))?;
+        if self.mode != Mode::Hybrid {
+            let all = if self.mode == Mode::Live { "live" } else { "in shadow" };
+            return Err(EngineError::Refused(format!(
+                "the engine runs {}: every plugin trades {all}; set [engine] mode = \"HYBRID\" to choose per plugin",
+                mode_name(self.mode)
+            )));
+        }
+        let from = self.registry.slots()[index].meta.mode;
+        if from != mode {
+            self.services.set_shadow(id, mode == PluginMode::Shadow).map_err(EngineError::Refused)?;
+            self.registry.slots_mut()[index].meta.mode = mode;
+            let at = self.services.now();
+            self.services.record(StoreOp::PluginMode { plugin: id.clone(), mode, at });
+            let (from, to) = (plugin_mode_name(from), plugin_mode_name(mode));
+            let message = if mode == PluginMode::Live {
+                format!("{id} promoted: {from} → {to}; its next orders go to the venue")
+            } else {
+                format!("{id} moved to shadow: {from} → {to}; its next orders go to its virtual book")
+            };
+            self.services.event(EventKind::PluginState, Some(id), message.clone(), json!({"mode": mode}));
+            self.services.notify(id, zepix_plugin::NotifyLevel::Info, &message);
+        }
+        Ok(self.registry.slots()[index].status())
+    }
+
     /// Sets the trading state (stored).
     pub fn set_trading_state(&mut self, state: TradingState) {
         let from = self.services.risk().state();
@@ -841,6 +952,31 @@ impl Kernel {
     }
 }
 
+/// The handler a process plugin gets for a signal of this type.
+const fn signal_method(kind: &SignalType) -> &'static str {
+    match kind {
+        SignalType::Entry => "process_entry_signal",
+        SignalType::Exit => "process_exit_signal",
+        SignalType::Reversal => "process_reversal_signal",
+        _ => "process_signal",
+    }
+}
+
+const fn mode_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Live => "LIVE",
+        Mode::Shadow => "SHADOW",
+        Mode::Hybrid => "HYBRID",
+    }
+}
+
+const fn plugin_mode_name(mode: PluginMode) -> &'static str {
+    match mode {
+        PluginMode::Live => "live",
+        PluginMode::Shadow => "shadow",
+    }
+}
+
 mod bars;
 mod operator;
 
@@ -849,3 +985,6 @@ mod tests;
 
 #[cfg(test)]
 mod remote_tests;
+
+#[cfg(test)]
+mod shadow_tests;

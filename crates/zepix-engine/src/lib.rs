@@ -23,6 +23,7 @@ pub mod risk;
 pub mod router;
 pub mod runtime;
 pub mod services;
+pub mod shadow;
 pub mod trend;
 
 #[cfg(any(test, feature = "testkit"))]

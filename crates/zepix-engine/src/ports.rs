@@ -12,6 +12,7 @@ use zepix_model::{
     Signal, SignalId, SignalSource, Symbol, Timeframe, Trade, Trend,
 };
 
+use crate::config::PluginMode;
 use crate::outcome::Outcome;
 use crate::risk::{RiskApproved, TradingState};
 
@@ -227,6 +228,28 @@ pub enum StoreOp {
     },
     /// The trading state changed (kept across restarts).
     TradingState(TradingState),
+    /// A plugin's mode changed (kept across restarts; wins over the configuration).
+    PluginMode {
+        /// Which.
+        plugin: PluginId,
+        /// Its mode now.
+        mode: PluginMode,
+        /// When (the engine's clock).
+        at: DateTime<Utc>,
+    },
+    /// A position on a shadow plugin's virtual book opened or changed (upsert by plugin and id).
+    ShadowPosition(Box<Position>),
+    /// A virtual position closed: removed from the open ones, kept as a shadow trade.
+    ShadowClosed(Box<Trade>),
+    /// What a shadow plugin decided about a signal.
+    ShadowDecision {
+        /// The signal.
+        signal_id: SignalId,
+        /// When.
+        at: DateTime<Utc>,
+        /// The decision, with the plugin.
+        outcome: Box<Outcome>,
+    },
 }
 
 /// A stored signal with its outcome.
@@ -271,6 +294,49 @@ pub struct StoreSnapshot {
     pub prices: BTreeMap<Symbol, Price>,
     /// Trends.
     pub trends: Vec<(Symbol, Timeframe, Trend)>,
+    /// Plugins whose mode an operator changed.
+    pub plugin_modes: BTreeMap<PluginId, PluginMode>,
+    /// Each shadow plugin's virtual book.
+    pub shadow_books: BTreeMap<PluginId, BookState>,
+}
+
+/// A virtual book as stored: what [`Venue::restore`] needs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BookState {
+    /// Open positions.
+    pub positions: Vec<Position>,
+    /// Realized P&L of its closed trades.
+    pub realized: Money,
+    /// Highest position id it used.
+    pub max_position_id: u64,
+}
+
+/// A decision as stored: a live signal's outcome or a shadow plugin's decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecisionRow {
+    /// The signal.
+    pub signal_id: SignalId,
+    /// When it was decided.
+    pub at: DateTime<Utc>,
+    /// What was decided, and by which plugin.
+    pub outcome: Outcome,
+}
+
+/// What the shadow report is computed from.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ShadowRows {
+    /// Closed trades of the live book.
+    pub live_trades: Vec<Trade>,
+    /// Open positions of the live book.
+    pub live_open: Vec<Position>,
+    /// Closed trades of the virtual books.
+    pub shadow_trades: Vec<Trade>,
+    /// Open positions of the virtual books.
+    pub shadow_open: Vec<Position>,
+    /// Shadow plugins' decisions.
+    pub shadow_decisions: Vec<DecisionRow>,
+    /// Live outcomes of the signals shadow plugins also decided.
+    pub live_decisions: Vec<DecisionRow>,
 }
 
 /// Store failures.
@@ -340,6 +406,12 @@ pub trait Store: Send + Sync {
     /// # Errors
     /// The database failed.
     fn events(&self, limit: usize) -> Result<Vec<Event>, StoreError>;
+    /// What the shadow report needs: both books' trades and positions, the shadow decisions and
+    /// the live outcomes of the same signals.
+    ///
+    /// # Errors
+    /// The database failed.
+    fn shadow_rows(&self) -> Result<ShadowRows, StoreError>;
     /// Opens (creating if needed) a plugin's own database, `plugins/<id>/plugin.db`.
     ///
     /// # Errors

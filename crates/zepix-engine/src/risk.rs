@@ -207,20 +207,67 @@ impl RiskGate {
         open: OpenCounts,
         now: DateTime<Utc>,
     ) -> Result<RiskApproved<OrderTicket>, Denial> {
-        let req = &ticket.request;
-        match self.state {
-            TradingState::Halted => return Err(Denial::new(RiskCode::TradingHalted, "trading is halted")),
-            TradingState::Paused => {
-                return Err(Denial::new(RiskCode::TradingPaused, "trading is paused: reduce-only"));
-            }
-            TradingState::Active => {}
-        }
+        self.check_state()?;
         if self.loss_locked {
             return Err(Denial::new(
                 RiskCode::DailyLossLimit,
                 format!("daily loss limit {} reached: reduce-only until the daily reset", self.config.daily_loss_limit),
             ));
         }
+        self.check_limits(&ticket, allowed, spec, open)?;
+        let window_start = now - Duration::minutes(1);
+        while self.recent_orders.front().is_some_and(|t| *t <= window_start) {
+            self.recent_orders.pop_front();
+        }
+        if self.recent_orders.len() >= self.config.max_orders_per_minute as usize {
+            return Err(Denial::new(
+                RiskCode::OrderRateLimit,
+                format!(
+                    "{} orders in the last minute (max {})",
+                    self.recent_orders.len(),
+                    self.config.max_orders_per_minute
+                ),
+            ));
+        }
+        self.recent_orders.push_back(now);
+        Ok(RiskApproved::new(ticket))
+    }
+
+    /// Checks an order for a shadow plugin's virtual book, and approves it for that book: the
+    /// trading state, the symbol and lot rules and the position limits (counted in the book)
+    /// apply; the live account's daily loss lock and order rate do not, since the order never
+    /// reaches the live venue.
+    ///
+    /// # Errors
+    /// The first limit it breaks, with its code.
+    pub fn check_virtual(
+        &self,
+        ticket: OrderTicket,
+        allowed: &[Symbol],
+        spec: Option<&SymbolSpec>,
+        open: OpenCounts,
+    ) -> Result<RiskApproved<OrderTicket>, Denial> {
+        self.check_state()?;
+        self.check_limits(&ticket, allowed, spec, open)?;
+        Ok(RiskApproved::new(ticket))
+    }
+
+    fn check_state(&self) -> Result<(), Denial> {
+        match self.state {
+            TradingState::Halted => Err(Denial::new(RiskCode::TradingHalted, "trading is halted")),
+            TradingState::Paused => Err(Denial::new(RiskCode::TradingPaused, "trading is paused: reduce-only")),
+            TradingState::Active => Ok(()),
+        }
+    }
+
+    fn check_limits(
+        &self,
+        ticket: &OrderTicket,
+        allowed: &[Symbol],
+        spec: Option<&SymbolSpec>,
+        open: OpenCounts,
+    ) -> Result<(), Denial> {
+        let req = &ticket.request;
         if !allowed.is_empty() && !allowed.contains(&req.symbol) {
             return Err(Denial::new(
                 RiskCode::SymbolNotAllowed,
@@ -261,22 +308,7 @@ impl RiskGate {
                 format!("{} open positions (max {})", open.total, self.config.max_open_positions),
             ));
         }
-        let window_start = now - Duration::minutes(1);
-        while self.recent_orders.front().is_some_and(|t| *t <= window_start) {
-            self.recent_orders.pop_front();
-        }
-        if self.recent_orders.len() >= self.config.max_orders_per_minute as usize {
-            return Err(Denial::new(
-                RiskCode::OrderRateLimit,
-                format!(
-                    "{} orders in the last minute (max {})",
-                    self.recent_orders.len(),
-                    self.config.max_orders_per_minute
-                ),
-            ));
-        }
-        self.recent_orders.push_back(now);
-        Ok(RiskApproved::new(ticket))
+        Ok(())
     }
 
     /// Checks a plugin's order that reduces or closes a position.

@@ -6,9 +6,13 @@
 //!    with no timeframes takes any);
 //! 3. the one running plugin whose strategy matches (several → unrouted as ambiguous);
 //! 4. otherwise unrouted, with the reason.
+//!
+//! In steps 2 and 3 live plugins come first: a shadow plugin that shares a strategy with a live
+//! one sees its signals by broadcast (DESIGN §4.5), it does not take them from it.
 
 use zepix_model::Signal;
 
+use crate::config::PluginMode;
 use crate::lifecycle::PluginState;
 use crate::registry::Registry;
 
@@ -53,7 +57,10 @@ pub fn route(signal: &Signal, registry: &Registry) -> Route {
     if owners.is_empty() {
         return unrouted("no_plugin", format!("no plugin owns strategy {strategy}"));
     }
-    let running: Vec<usize> = owners.iter().copied().filter(|i| slots[*i].state == PluginState::Running).collect();
+    let mut running: Vec<usize> = owners.iter().copied().filter(|i| slots[*i].state == PluginState::Running).collect();
+    if running.iter().any(|i| slots[*i].meta.mode == PluginMode::Live) {
+        running.retain(|i| slots[*i].meta.mode == PluginMode::Live);
+    }
     if running.is_empty() {
         let states: Vec<String> =
             owners.iter().map(|i| format!("{} is {}", slots[*i].meta.id(), slots[*i].state)).collect();

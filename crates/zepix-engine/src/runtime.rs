@@ -16,6 +16,7 @@ use zepix_model::{
 };
 use zepix_plugin::{InitInfo, RemoteEvent};
 
+use crate::config::PluginMode;
 use crate::error::EngineError;
 use crate::kernel::{EngineStatus, Kernel};
 use crate::metrics::{EngineMetrics, Intake};
@@ -36,6 +37,8 @@ pub enum Command {
     Plugins(Reply<Vec<PluginStatus>>),
     /// Enable or disable a plugin.
     SetEnabled(PluginId, bool, Reply<Result<PluginStatus, EngineError>>),
+    /// Switch a plugin between live and shadow (`HYBRID`).
+    SetMode(PluginId, PluginMode, Reply<Result<PluginStatus, EngineError>>),
     /// The engine's status.
     Status(Reply<Box<EngineStatus>>),
     /// Set the trading state.
@@ -168,6 +171,9 @@ fn handle(
         Command::Bar(feed, bar) => kernel.on_bar(&feed, &bar),
         Command::Plugins(reply) => {
             let _ = reply.send(kernel.plugins());
+        }
+        Command::SetMode(id, mode, reply) => {
+            let _ = reply.send(kernel.set_mode(&id, mode));
         }
         Command::SetEnabled(id, enabled, reply) => {
             let _ = reply.send(kernel.set_enabled(&id, enabled));
@@ -349,6 +355,24 @@ impl EngineHandle {
     /// Unknown plugin, refused transition, or the engine has stopped.
     pub async fn set_enabled(&self, id: PluginId, enabled: bool) -> Result<PluginStatus, EngineError> {
         self.ask(|r| Command::SetEnabled(id, enabled, r)).await?
+    }
+
+    /// Switches a plugin between live and shadow; the choice is stored.
+    ///
+    /// # Errors
+    /// Unknown plugin, an engine not in `HYBRID`, or the engine has stopped.
+    pub async fn set_mode(&self, id: PluginId, mode: PluginMode) -> Result<PluginStatus, EngineError> {
+        self.ask(|r| Command::SetMode(id, mode, r)).await?
+    }
+
+    /// The shadow report, from everything committed so far.
+    ///
+    /// # Errors
+    /// The store failed or the engine has stopped.
+    pub async fn shadow_report(&self) -> Result<crate::shadow::ShadowReport, EngineError> {
+        self.drain().await?;
+        let rows = self.store().shadow_rows().map_err(EngineError::Store)?;
+        Ok(crate::shadow::report(&rows))
     }
 
     /// The engine's status.

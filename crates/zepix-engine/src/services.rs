@@ -2,7 +2,7 @@
 //! notify and db. They own the venue, the risk gate and the trend manager, and record every
 //! change as store ops. Calls are scoped to the calling plugin.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -15,7 +15,7 @@ use zepix_model::{
 };
 use zepix_plugin::{NotifyLevel, OrderIntent, Placed, RiskCode, Service, ServiceError, ServiceErrorCode};
 
-use crate::ports::{OrderTicket, PluginDb, Store, StoreOp, Venue, VenueError};
+use crate::ports::{BookState, OrderTicket, PluginDb, Store, StoreOp, Venue, VenueError};
 use crate::registry::PluginMeta;
 use crate::risk::{self, Denial, OpenCounts, RiskGate};
 use crate::trend::TrendManager;
@@ -60,7 +60,17 @@ pub struct Services {
     emitted: Vec<(PluginId, Signal)>,
     /// The account as the last bar's mark valued it, if it did.
     marked: Option<Account>,
+    /// Plugins in shadow mode: their orders go to their virtual book, never to the venue. Each
+    /// has a book in `books`.
+    shadow: HashSet<PluginId>,
+    /// Virtual books, one per plugin that ever ran in shadow mode, marked with every price.
+    books: BTreeMap<PluginId, Box<dyn Venue>>,
+    /// Makes an empty virtual book (the paper simulator with the venue's costs).
+    new_book: Option<BookFactory>,
 }
+
+/// Makes an empty virtual book for a shadow plugin.
+pub type BookFactory = Box<dyn Fn() -> Box<dyn Venue> + Send>;
 
 impl std::fmt::Debug for Services {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -110,7 +120,90 @@ impl Services {
             plugin_dbs: HashMap::new(),
             emitted: Vec::new(),
             marked: None,
+            shadow: HashSet::new(),
+            books: BTreeMap::new(),
+            new_book: None,
         }
+    }
+
+    /// Gives the services a way to make virtual books, which shadow mode needs.
+    #[must_use]
+    pub fn with_books(mut self, factory: BookFactory) -> Self {
+        self.new_book = Some(factory);
+        self
+    }
+
+    /// The venue's last prices, to start a new book from.
+    fn live_prices(&self) -> BTreeMap<Symbol, Price> {
+        self.symbols.symbols().filter_map(|s| Some((s.clone(), self.venue.last_price(s)?))).collect()
+    }
+
+    /// Restores a shadow plugin's virtual book after a restart.
+    ///
+    /// # Errors
+    /// When the services cannot make virtual books.
+    pub fn restore_book(&mut self, plugin: PluginId, state: BookState) -> Result<(), String> {
+        let factory = self.new_book.as_ref().ok_or("this engine has no virtual books for shadow mode")?;
+        let mut book = factory();
+        book.restore(state.positions, state.realized, self.live_prices(), state.max_position_id);
+        self.books.insert(plugin, book);
+        Ok(())
+    }
+
+    /// Puts a plugin in shadow mode (its orders go to its virtual book) or takes it out (its new
+    /// orders go to the venue; its virtual positions stay in the book until they close).
+    ///
+    /// # Errors
+    /// When shadow mode is asked for and the services cannot make virtual books.
+    pub fn set_shadow(&mut self, plugin: &PluginId, shadow: bool) -> Result<(), String> {
+        if !shadow {
+            self.shadow.remove(plugin);
+            return Ok(());
+        }
+        if !self.books.contains_key(plugin) {
+            self.restore_book(plugin.clone(), BookState::default())?;
+        }
+        self.shadow.insert(plugin.clone());
+        Ok(())
+    }
+
+    /// Whether a plugin's orders go to its virtual book.
+    #[must_use]
+    pub fn is_shadow(&self, plugin: &PluginId) -> bool {
+        self.shadow.contains(plugin)
+    }
+
+    /// The book a plugin trades on: its virtual book in shadow mode, the venue otherwise.
+    fn venue_of(&self, plugin: &PluginId) -> &dyn Venue {
+        match self.books.get(plugin) {
+            Some(book) if self.shadow.contains(plugin) => book.as_ref(),
+            _ => self.venue.as_ref(),
+        }
+    }
+
+    fn venue_of_mut(&mut self, plugin: &PluginId) -> &mut dyn Venue {
+        match self.books.get_mut(plugin) {
+            Some(book) if self.shadow.contains(plugin) => book.as_mut(),
+            _ => self.venue.as_mut(),
+        }
+    }
+
+    /// Open positions of every virtual book.
+    #[must_use]
+    pub fn shadow_positions(&self) -> Vec<Position> {
+        self.books.values().flat_map(|b| b.positions()).collect()
+    }
+
+    /// Marks every virtual book with a price or a bar; records and returns what closed.
+    fn mark_books(&mut self, mut mark: impl FnMut(&mut dyn Venue) -> Vec<Trade>) -> Vec<Trade> {
+        let mut closed = Vec::new();
+        for book in self.books.values_mut() {
+            closed.extend(mark(book.as_mut()));
+        }
+        for trade in &closed {
+            self.record_close(trade, true);
+        }
+        closed
     }
 
     /// The clock.
@@ -192,12 +285,15 @@ impl Services {
     /// closed (already recorded).
     pub fn mark(&mut self, symbol: &Symbol, price: Price) -> Vec<Trade> {
         let at = self.now();
-        let trades = self.venue.mark(symbol, price, at);
+        let mut trades = self.venue.mark(symbol, price, at);
         self.prices.insert(symbol.clone(), (price, at));
         for trade in &trades {
-            self.record_close(trade);
+            self.record_close(trade, false);
         }
         let _ = self.check_daily_loss();
+        if !self.books.is_empty() {
+            trades.extend(self.mark_books(|b| b.mark(symbol, price, at)));
+        }
         trades
     }
 
@@ -205,7 +301,7 @@ impl Services {
     /// trades it closed (already recorded).
     pub fn mark_bar(&mut self, symbol: &Symbol, bar: &Bar) -> Vec<Trade> {
         let at = self.now();
-        let trades = self.venue.mark_bar(symbol, bar, at);
+        let mut trades = self.venue.mark_bar(symbol, bar, at);
         match self.prices.get_mut(symbol) {
             Some(last) => *last = (bar.close, at),
             None => {
@@ -213,7 +309,7 @@ impl Services {
             }
         }
         for trade in &trades {
-            self.record_close(trade);
+            self.record_close(trade, false);
         }
         // With no position open and none closed, neither realized nor unrealized P&L moved.
         self.marked = if !trades.is_empty() || self.venue.open_positions().next().is_some() {
@@ -221,6 +317,9 @@ impl Services {
         } else {
             None
         };
+        if !self.books.is_empty() {
+            trades.extend(self.mark_books(|b| b.mark_bar(symbol, bar, at)));
+        }
         trades
     }
 
@@ -247,14 +346,19 @@ impl Services {
         self.emitted.len()
     }
 
-    fn record_close(&mut self, trade: &Trade) {
-        self.realized_today += trade.pnl;
-        if let Some(n) = self.open_by_plugin.get_mut(&trade.position.plugin) {
-            *n = n.saturating_sub(1);
+    /// Records a close: of the live book, or of a virtual book (`shadow`), which changes
+    /// neither the day's P&L nor the live position counts.
+    fn record_close(&mut self, trade: &Trade, shadow: bool) {
+        if !shadow {
+            self.realized_today += trade.pnl;
+            if let Some(n) = self.open_by_plugin.get_mut(&trade.position.plugin) {
+                *n = n.saturating_sub(1);
+            }
         }
         let p = &trade.position;
         let message = format!(
-            "closed #{} {} {} {} at {} ({}): {} ({} pips)",
+            "{}closed #{} {} {} {} at {} ({}): {} ({} pips)",
+            if shadow { "shadow: " } else { "" },
             p.id,
             p.side,
             p.lots,
@@ -264,10 +368,14 @@ impl Services {
             trade.pnl,
             trade.pips
         );
-        let data = json!({"position": p.id, "pnl": trade.pnl, "reason": trade.reason});
+        let data = json!({"position": p.id, "pnl": trade.pnl, "reason": trade.reason, "shadow": shadow});
         self.event(EventKind::PositionClosed, Some(&p.plugin), message, data);
-        self.marked = None;
-        self.ops.push(StoreOp::Closed(Box::new(trade.clone())));
+        if shadow {
+            self.ops.push(StoreOp::ShadowClosed(Box::new(trade.clone())));
+        } else {
+            self.marked = None;
+            self.ops.push(StoreOp::Closed(Box::new(trade.clone())));
+        }
     }
 
     /// Re-evaluates the daily loss lock; the account it valued to do so, if it had to.
@@ -335,13 +443,22 @@ impl Services {
         let now = self.now();
         let id = OrderId(self.next_order_id);
         self.next_order_id += 1;
-        let result = self.try_place(meta, &intent, id, signal_id, now);
+        let shadow = self.is_shadow(meta.id());
+        let prefix = if shadow { "shadow: " } else { "" };
+        let result = self.try_place(meta, &intent, id, signal_id, now, shadow);
         match result.map_err(|b| *b) {
             Ok(placed) => {
                 let p = &placed.position;
-                let message =
-                    format!("opened #{} {} {} {} at {} (order {})", p.id, p.side, p.lots, p.symbol, p.entry_price, id);
-                self.event(EventKind::OrderPlaced, Some(meta.id()), message, json!({"order": id, "position": p.id}));
+                let message = format!(
+                    "{prefix}opened #{} {} {} {} at {} (order {})",
+                    p.id, p.side, p.lots, p.symbol, p.entry_price, id
+                );
+                let data = json!({"order": id, "position": p.id, "shadow": shadow});
+                self.event(EventKind::OrderPlaced, Some(meta.id()), message, data);
+                if shadow {
+                    self.ops.push(StoreOp::ShadowPosition(Box::new(placed.position.clone())));
+                    return Ok(placed);
+                }
                 self.marked = None;
                 self.ops.push(StoreOp::Order(Box::new(placed.order.clone())));
                 self.ops.push(StoreOp::Position(Box::new(placed.position.clone())));
@@ -350,7 +467,7 @@ impl Services {
                 Ok(placed)
             }
             Err((request, error)) => {
-                if let Some(request) = request {
+                if let Some(request) = request.filter(|_| !shadow) {
                     let order = Order {
                         id,
                         plugin: meta.id().clone(),
@@ -362,8 +479,10 @@ impl Services {
                     };
                     self.ops.push(StoreOp::Order(Box::new(order)));
                 }
-                let message = format!("order {id} for {} {} refused: {}", intent.side, intent.symbol, error.message);
-                self.event(EventKind::OrderRejected, Some(meta.id()), message, json!({"order": id}));
+                let message =
+                    format!("{prefix}order {id} for {} {} refused: {}", intent.side, intent.symbol, error.message);
+                let data = json!({"order": id, "shadow": shadow});
+                self.event(EventKind::OrderRejected, Some(meta.id()), message, data);
                 Err(error)
             }
         }
@@ -376,9 +495,11 @@ impl Services {
         id: OrderId,
         signal_id: Option<&SignalId>,
         now: DateTime<Utc>,
+        shadow: bool,
     ) -> Result<Placed, Box<Refusal>> {
         let spec = self.spec(&intent.symbol, Service::Orders).map_err(|e| Box::new((None, e)))?;
-        let reference = intent.price.or_else(|| self.venue.last_price(&intent.symbol)).ok_or_else(|| {
+        let book = self.venue_of(meta.id());
+        let reference = intent.price.or_else(|| book.last_price(&intent.symbol)).ok_or_else(|| {
             let d = Denial {
                 code: RiskCode::NoPrice,
                 message: format!("no price for {}: send `price` in the alert or a market update first", intent.symbol),
@@ -389,7 +510,7 @@ impl Services {
         let tp = intent.tp.map(|l| Self::level_price(&spec, reference, intent.side, l, false)).transpose();
         let (sl, tp) = (sl.map_err(|e| Box::new((None, e)))?, tp.map_err(|e| Box::new((None, e)))?);
         let lots = match intent.size {
-            Some(sizing) => risk::lot_size(&spec, self.venue.account().balance, reference, sl, sizing)
+            Some(sizing) => risk::lot_size(&spec, book.account().balance, reference, sl, sizing)
                 .map_err(|d| Box::new((None, denied(d))))?,
             None => Lots::new(self.risk.config().default_lot)
                 .map_err(|e| Box::new((None, err(Service::Orders, ServiceErrorCode::InvalidRequest, e.to_string()))))?,
@@ -403,17 +524,22 @@ impl Services {
             price: Some(reference),
             comment: intent.comment.clone(),
         };
-        let open = OpenCounts {
-            total: self.open_by_plugin.values().sum(),
-            plugin: self.open_by_plugin.get(meta.id()).copied().unwrap_or(0),
-        };
         let ticket =
             OrderTicket { id, plugin: meta.id().clone(), signal_id: signal_id.cloned(), request: request.clone() };
-        let approved = self
-            .risk
-            .check_open(ticket, &meta.symbols, Some(&spec), open, now)
-            .map_err(|d| Box::new((Some(request.clone()), denied(d))))?;
-        let execution = self.venue.execute(approved, now).map_err(|e| {
+        let approved = if shadow {
+            // A virtual book holds one plugin's positions.
+            let in_book = book.open_positions().count();
+            let open = OpenCounts { total: in_book, plugin: in_book };
+            self.risk.check_virtual(ticket, &meta.symbols, Some(&spec), open)
+        } else {
+            let open = OpenCounts {
+                total: self.open_by_plugin.values().sum(),
+                plugin: self.open_by_plugin.get(meta.id()).copied().unwrap_or(0),
+            };
+            self.risk.check_open(ticket, &meta.symbols, Some(&spec), open, now)
+        }
+        .map_err(|d| Box::new((Some(request.clone()), denied(d))))?;
+        let execution = self.venue_of_mut(meta.id()).execute(approved, now).map_err(|e| {
             let code = match e {
                 VenueError::NoPrice(_) => RiskCode::NoPrice,
                 VenueError::UnknownSymbol(_) => RiskCode::UnknownSymbol,
@@ -421,8 +547,10 @@ impl Services {
             };
             Box::new((Some(request.clone()), denied(Denial { code, message: e.to_string() })))
         })?;
-        self.ops.push(StoreOp::Fill(Box::new(execution.fill)));
-        *self.open_by_plugin.entry(meta.id().clone()).or_insert(0) += 1;
+        if !shadow {
+            self.ops.push(StoreOp::Fill(Box::new(execution.fill)));
+            *self.open_by_plugin.entry(meta.id().clone()).or_insert(0) += 1;
+        }
         let order = Order {
             id,
             plugin: meta.id().clone(),
@@ -436,7 +564,7 @@ impl Services {
     }
 
     fn owned(&self, meta: &PluginMeta, id: PositionId) -> Result<(), ServiceError> {
-        if self.venue.open_positions().any(|p| p.id == id && &p.plugin == meta.id()) {
+        if self.venue_of(meta.id()).open_positions().any(|p| p.id == id && &p.plugin == meta.id()) {
             Ok(())
         } else {
             Err(err(Service::Orders, ServiceErrorCode::NotFound, format!("no open position {id} of this plugin")))
@@ -453,16 +581,24 @@ impl Services {
         id: PositionId,
         reason: CloseReason,
     ) -> Result<Trade, ServiceError> {
-        if let Some(meta) = meta {
-            self.owned(meta, id)?;
-            self.risk.check_reduce().map_err(denied)?;
-        }
-        let trade = self.venue.close(id, reason, self.now()).map_err(|e| match e {
+        let now = self.now();
+        let shadow = meta.is_some_and(|m| self.is_shadow(m.id()));
+        let venue = match meta {
+            Some(meta) => {
+                self.owned(meta, id)?;
+                self.risk.check_reduce().map_err(denied)?;
+                self.venue_of_mut(meta.id())
+            }
+            None => self.venue.as_mut(),
+        };
+        let trade = venue.close(id, reason, now).map_err(|e| match e {
             VenueError::UnknownPosition(_) => err(Service::Orders, ServiceErrorCode::NotFound, e.to_string()),
             other => err(Service::Orders, ServiceErrorCode::Unavailable, other.to_string()),
         })?;
-        self.record_close(&trade);
-        let _ = self.check_daily_loss();
+        self.record_close(&trade, shadow);
+        if !shadow {
+            let _ = self.check_daily_loss();
+        }
         Ok(trade)
     }
 
@@ -478,7 +614,7 @@ impl Services {
         reason: CloseReason,
     ) -> Result<Vec<Trade>, ServiceError> {
         let ids: Vec<PositionId> = self
-            .venue
+            .venue_of(meta.id())
             .open_positions()
             .filter(|p| &p.plugin == meta.id() && &p.symbol == symbol && side.is_none_or(|s| s == p.side))
             .map(|p| p.id)
@@ -500,18 +636,22 @@ impl Services {
         self.owned(meta, id)?;
         self.risk.check_reduce().map_err(denied)?;
         let position = self
-            .venue
+            .venue_of_mut(meta.id())
             .modify(id, sl, tp)
             .map_err(|e| err(Service::Orders, ServiceErrorCode::InvalidRequest, e.to_string()))?;
-        self.marked = None;
-        self.ops.push(StoreOp::Position(Box::new(position.clone())));
+        if self.is_shadow(meta.id()) {
+            self.ops.push(StoreOp::ShadowPosition(Box::new(position.clone())));
+        } else {
+            self.marked = None;
+            self.ops.push(StoreOp::Position(Box::new(position.clone())));
+        }
         Ok(position)
     }
 
     /// A plugin's open positions.
     #[must_use]
     pub fn positions_of(&self, plugin: &PluginId, symbol: Option<&Symbol>) -> Vec<Position> {
-        self.venue
+        self.venue_of(plugin)
             .open_positions()
             .filter(|p| &p.plugin == plugin && symbol.is_none_or(|s| &p.symbol == s))
             .cloned()

@@ -21,8 +21,8 @@ use crate::config::KernelConfig;
 use crate::kernel::Kernel;
 use crate::metrics::EngineMetrics;
 use crate::ports::{
-    Appended, Execution, Inbox, InboxError, InboxRecord, OrderTicket, PluginDb, SignalRecord, Store, StoreError,
-    StoreOp, StoreSnapshot, Venue, VenueError,
+    Appended, DecisionRow, Execution, Inbox, InboxError, InboxRecord, OrderTicket, PluginDb, ShadowRows, SignalRecord,
+    Store, StoreError, StoreOp, StoreSnapshot, Venue, VenueError,
 };
 use crate::registry::{Counters, PluginMeta, PluginSlot, PluginSource, Registry};
 use crate::risk::{RiskApproved, RiskGate, TradingState};
@@ -117,6 +117,20 @@ impl Store for MemStore {
                     snap.plugin_enabled.insert(plugin.clone(), *enabled);
                 }
                 StoreOp::TradingState(s) => snap.trading_state = Some(*s),
+                StoreOp::PluginMode { plugin, mode, .. } => {
+                    snap.plugin_modes.insert(plugin.clone(), *mode);
+                }
+                StoreOp::ShadowPosition(p) => {
+                    let book = snap.shadow_books.entry(p.plugin.clone()).or_default();
+                    book.max_position_id = book.max_position_id.max(p.id.0);
+                    book.positions.retain(|o| o.id != p.id);
+                    book.positions.push((**p).clone());
+                }
+                StoreOp::ShadowClosed(t) => {
+                    let book = snap.shadow_books.entry(t.position.plugin.clone()).or_default();
+                    book.positions.retain(|o| o.id != t.position.id);
+                    book.realized += t.pnl;
+                }
                 StoreOp::Price { symbol, price, .. } => {
                     snap.prices.insert(symbol.clone(), *price);
                 }
@@ -157,6 +171,32 @@ impl Store for MemStore {
 
     fn events(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
         Ok(self.event_log().into_iter().rev().take(limit).collect())
+    }
+
+    fn shadow_rows(&self) -> Result<ShadowRows, StoreError> {
+        let snap = self.snapshot(Utc::now())?;
+        let mut rows = ShadowRows { live_open: snap.positions, ..ShadowRows::default() };
+        rows.shadow_open = snap.shadow_books.into_values().flat_map(|b| b.positions).collect();
+        for op in lock(&self.ops).iter() {
+            match op {
+                StoreOp::Closed(t) => rows.live_trades.push((**t).clone()),
+                StoreOp::ShadowClosed(t) => rows.shadow_trades.push((**t).clone()),
+                StoreOp::ShadowDecision { signal_id, at, outcome } => rows.shadow_decisions.push(DecisionRow {
+                    signal_id: signal_id.clone(),
+                    at: *at,
+                    outcome: (**outcome).clone(),
+                }),
+                _ => {}
+            }
+        }
+        let shadowed: HashSet<&SignalId> = rows.shadow_decisions.iter().map(|d| &d.signal_id).collect();
+        rows.live_decisions = self
+            .signals()
+            .into_iter()
+            .filter(|r| shadowed.contains(&r.signal.id) && r.outcome.plugin.is_some())
+            .map(|r| DecisionRow { signal_id: r.signal.id, at: r.processed_at, outcome: r.outcome })
+            .collect();
+        Ok(rows)
     }
 
     fn plugin_db(&self, plugin: &PluginId) -> Result<Box<dyn PluginDb>, StoreError> {
@@ -469,7 +509,8 @@ pub fn kernel(
         store.clone(),
         0,
         Money::ZERO,
-    );
+    )
+    .with_books(Box::new(|| Box::new(SimpleVenue::new(10_000))));
     let mut kernel = Kernel::new(config, registry, services, metrics).unwrap_or_else(|e| panic!("test kernel: {e}"));
     kernel.start(&BTreeMap::new());
     (kernel, store)

@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::Serialize;
 use serde_json::{Value, json};
-use zepix_engine::{EngineHandle, Store, StoreError, TradingState};
+use zepix_engine::{EngineHandle, PluginMode, Store, StoreError, TradingState};
 use zepix_model::{PluginId, PositionId, SignalId};
 
 use crate::error::ApiError;
@@ -95,6 +95,9 @@ pub async fn index() -> Json<Value> {
             {"method": "POST", "path": "/api/plugins/{id}/enable", "about": "enable a plugin"},
             {"method": "POST", "path": "/api/plugins/{id}/disable", "about": "disable a plugin"},
             {"method": "POST", "path": "/api/plugins/{id}/reload", "about": "hot-reload a process plugin"},
+            {"method": "POST", "path": "/api/plugins/{id}/promote", "about": "shadow → live (HYBRID)"},
+            {"method": "POST", "path": "/api/plugins/{id}/shadow", "about": "live → shadow (HYBRID)"},
+            {"method": "GET", "path": "/api/shadow/report", "about": "shadow plugins against live ones"},
             {"method": "GET", "path": "/api/signals?limit=N", "about": "recent processed signals"},
             {"method": "GET", "path": "/api/signals/{id}", "about": "one signal and its outcome"},
             {"method": "GET", "path": "/api/orders?limit=N", "about": "recent orders"},
@@ -179,6 +182,36 @@ pub async fn reload(State(state): State<AppState>, PathParam(id): PathParam) -> 
     let id = plugin_id(&id)?;
     let info = state.handle.reload(id.clone()).await?;
     Ok(Json(serde_json::json!({"plugin": id, "reloaded": true, "running": info})))
+}
+
+async fn set_mode(state: &AppState, id: &str, mode: PluginMode) -> ApiResult {
+    let id = plugin_id(id)?;
+    let status = state.handle.set_mode(id, mode).await?;
+    to_json(&status)
+}
+
+/// `POST /api/plugins/{id}/promote`: a shadow plugin's next orders go to the venue.
+///
+/// # Errors
+/// 400 for a malformed id, 404 for an unknown one, 409 when the engine is not in `HYBRID`.
+pub async fn promote(State(state): State<AppState>, PathParam(id): PathParam) -> ApiResult {
+    set_mode(&state, &id, PluginMode::Live).await
+}
+
+/// `POST /api/plugins/{id}/shadow`: a live plugin's next orders go to its virtual book.
+///
+/// # Errors
+/// 400 for a malformed id, 404 for an unknown one, 409 when the engine is not in `HYBRID`.
+pub async fn shadow(State(state): State<AppState>, PathParam(id): PathParam) -> ApiResult {
+    set_mode(&state, &id, PluginMode::Shadow).await
+}
+
+/// `GET /api/shadow/report`: every shadow plugin against the live plugins on the same signals.
+///
+/// # Errors
+/// 503 when the engine does not answer, 500 when the store fails.
+pub async fn shadow_report(State(state): State<AppState>) -> ApiResult {
+    to_json(&state.handle.shadow_report().await?)
 }
 
 /// `GET /api/signals?limit=N`: recent processed signals with their outcomes, newest first.

@@ -8,7 +8,8 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 /// Migration steps of `zepix.db`; step `i` moves `user_version` from `i` to `i + 1`.
-pub(crate) const ENGINE_MIGRATIONS: &[&str] = &[r"
+pub(crate) const ENGINE_MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE signals (
     seq          INTEGER PRIMARY KEY,
     id           TEXT NOT NULL UNIQUE,
@@ -108,7 +109,39 @@ CREATE TABLE engine_state (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
-"];
+",
+    r"
+CREATE TABLE plugin_modes (
+    plugin TEXT PRIMARY KEY,
+    mode   TEXT NOT NULL,
+    at     TEXT NOT NULL
+);
+CREATE TABLE shadow_positions (
+    plugin   TEXT NOT NULL,
+    id       INTEGER NOT NULL,
+    order_id INTEGER NOT NULL,
+    data     TEXT NOT NULL,
+    PRIMARY KEY (plugin, id)
+);
+CREATE TABLE shadow_trades (
+    plugin    TEXT NOT NULL,
+    id        INTEGER NOT NULL,
+    order_id  INTEGER NOT NULL,
+    closed_at TEXT NOT NULL,
+    pnl       TEXT NOT NULL,
+    data      TEXT NOT NULL,
+    PRIMARY KEY (plugin, id)
+);
+CREATE TABLE shadow_decisions (
+    signal_id TEXT NOT NULL,
+    plugin    TEXT NOT NULL,
+    at        TEXT NOT NULL,
+    status    TEXT NOT NULL,
+    outcome   TEXT NOT NULL,
+    PRIMARY KEY (signal_id, plugin)
+);
+",
+];
 
 /// Migration steps of a plugin's `plugin.db`.
 pub(crate) const PLUGIN_MIGRATIONS: &[&str] = &[r"
@@ -201,10 +234,23 @@ mod tests {
         let path = dir.path().join("x.db");
         let conn = open(&path, Sync::Normal, ENGINE_MIGRATIONS).unwrap();
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-        assert_eq!(version, 1);
+        assert_eq!(version, i64::try_from(ENGINE_MIGRATIONS.len()).unwrap());
         drop(conn);
         assert!(open(&path, Sync::Normal, ENGINE_MIGRATIONS).is_ok(), "reopening skips applied steps");
         let err = open(&path, Sync::Normal, &[]).unwrap_err();
         assert!(err.to_string().contains("newer than this build"), "{err}");
+    }
+
+    #[test]
+    fn a_first_release_database_gains_the_shadow_tables_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("zepix.db");
+        let old = open(&path, Sync::Normal, &ENGINE_MIGRATIONS[..1]).unwrap();
+        old.execute("INSERT INTO plugin_state (plugin, enabled, at) VALUES ('v3_combined', 0, 'then')", []).unwrap();
+        drop(old);
+        let conn = open(&path, Sync::Normal, ENGINE_MIGRATIONS).unwrap();
+        let kept: i64 = conn.query_row("SELECT COUNT(*) FROM plugin_state", [], |r| r.get(0)).unwrap();
+        let shadow: i64 = conn.query_row("SELECT COUNT(*) FROM shadow_decisions", [], |r| r.get(0)).unwrap();
+        assert_eq!((kept, shadow), (1, 0));
     }
 }

@@ -10,6 +10,7 @@ use std::thread::JoinHandle;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, Row};
+use zepix_engine::ports::{BookState, DecisionRow, ShadowRows};
 use zepix_engine::{Outcome, PluginDb, SignalRecord, Store, StoreError, StoreOp, StoreSnapshot, TradingState};
 use zepix_model::{
     Event, Money, Order, OrderRequest, PluginId, Position, PositionId, Signal, SignalId, Symbol, Timeframe, Trade,
@@ -92,6 +93,10 @@ impl Drop for SqliteStore {
 
 const SIGNAL_COLUMNS: &str = "seq, source, received_at, processed_at, signal, outcome";
 const POSITION_COLUMNS: &str = "id, plugin, order_id, signal_id, symbol, side, lots, entry_price, sl, tp, opened_at";
+
+fn shadow_position(row: &Row<'_>) -> Result<Position, StoreError> {
+    parse_json("data", &text(row, "data")?)
+}
 
 fn signal_record(row: &Row<'_>) -> Result<SignalRecord, StoreError> {
     Ok(SignalRecord {
@@ -229,7 +234,8 @@ impl Store for SqliteStore {
             let max_order_id = max_id(
                 conn,
                 "SELECT MAX(m) FROM (SELECT MAX(id) AS m FROM orders UNION ALL SELECT MAX(order_id) FROM positions
-                 UNION ALL SELECT MAX(order_id) FROM trades UNION ALL SELECT MAX(order_id) FROM fills)",
+                 UNION ALL SELECT MAX(order_id) FROM trades UNION ALL SELECT MAX(order_id) FROM fills
+                 UNION ALL SELECT MAX(order_id) FROM shadow_positions UNION ALL SELECT MAX(order_id) FROM shadow_trades)",
             )?;
             let max_position_id = max_id(
                 conn,
@@ -265,8 +271,31 @@ impl Store for SqliteStore {
                         parse_named("trend", &text(row, "trend")?)?,
                     ))
                 })?;
+            let plugin_modes = collect(conn, "SELECT plugin, mode FROM plugin_modes", [], |row| {
+                Ok((parse_text("plugin", &text(row, "plugin")?)?, parse_named("mode", &text(row, "mode")?)?))
+            })?
+            .into_iter()
+            .collect();
+            let mut shadow_books: BTreeMap<PluginId, BookState> = BTreeMap::new();
+            for p in collect(conn, "SELECT data FROM shadow_positions ORDER BY plugin, id", [], shadow_position)? {
+                let book = shadow_books.entry(p.plugin.clone()).or_default();
+                book.max_position_id = book.max_position_id.max(p.id.0);
+                book.positions.push(p);
+            }
+            collect(conn, "SELECT plugin, MAX(id) AS id FROM shadow_trades GROUP BY plugin", [], |row| {
+                let book = shadow_books.entry(parse_text("plugin", &text(row, "plugin")?)?).or_default();
+                book.max_position_id = book.max_position_id.max(uint(row, "id")?);
+                Ok(())
+            })?;
+            collect(conn, "SELECT plugin, pnl FROM shadow_trades", [], |row| {
+                let book = shadow_books.entry(parse_text("plugin", &text(row, "plugin")?)?).or_default();
+                book.realized += parse_text::<Money>("pnl", &text(row, "pnl")?)?;
+                Ok(())
+            })?;
             tx.finish().map_err(db_err)?;
             Ok(StoreSnapshot {
+                plugin_modes,
+                shadow_books,
                 positions,
                 realized,
                 realized_today,
@@ -308,6 +337,53 @@ impl Store for SqliteStore {
 
     fn events(&self, n: usize) -> Result<Vec<Event>, StoreError> {
         self.read(|conn| collect(conn, "SELECT * FROM events ORDER BY id DESC LIMIT ?1", [limit(n)], event))
+    }
+
+    fn shadow_rows(&self) -> Result<ShadowRows, StoreError> {
+        self.read(|conn| {
+            let tx = conn.unchecked_transaction().map_err(db_err)?;
+            let conn: &Connection = &tx;
+            let decision = |row: &Row<'_>| {
+                Ok(DecisionRow {
+                    signal_id: parse_text("signal_id", &text(row, "signal_id")?)?,
+                    at: parse_time("at", &text(row, "at")?)?,
+                    outcome: parse_json("outcome", &text(row, "outcome")?)?,
+                })
+            };
+            let rows = ShadowRows {
+                live_trades: collect(conn, "SELECT * FROM trades ORDER BY closed_at, id", [], trade)?,
+                live_open: collect(
+                    conn,
+                    &format!("SELECT {POSITION_COLUMNS} FROM positions ORDER BY id"),
+                    [],
+                    position,
+                )?,
+                shadow_trades: collect(conn, "SELECT data FROM shadow_trades ORDER BY closed_at, id", [], |row| {
+                    parse_json("data", &text(row, "data")?)
+                })?,
+                shadow_open: collect(
+                    conn,
+                    "SELECT data FROM shadow_positions ORDER BY plugin, id",
+                    [],
+                    shadow_position,
+                )?,
+                shadow_decisions: collect(
+                    conn,
+                    "SELECT signal_id, at, outcome FROM shadow_decisions ORDER BY at, signal_id, plugin",
+                    [],
+                    decision,
+                )?,
+                live_decisions: collect(
+                    conn,
+                    "SELECT id AS signal_id, processed_at AS at, outcome FROM signals
+                     WHERE plugin IS NOT NULL AND id IN (SELECT signal_id FROM shadow_decisions) ORDER BY seq",
+                    [],
+                    decision,
+                )?,
+            };
+            tx.finish().map_err(db_err)?;
+            Ok(rows)
+        })
     }
 
     fn plugin_db(&self, plugin: &PluginId) -> Result<Box<dyn PluginDb>, StoreError> {

@@ -467,6 +467,73 @@ impl Writer {
                     .and_then(|mut stmt| stmt.execute(params![symbol.as_str(), price.to_string(), time_text(*at)]))
                     .map_err(sql)?;
             }
+            StoreOp::PluginMode { plugin, mode, at } => {
+                let mode = serde_json::to_value(mode).map_err(|e| e.to_string())?;
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO plugin_modes (plugin, mode, at) VALUES (?1, ?2, ?3)
+                         ON CONFLICT(plugin) DO UPDATE SET mode = excluded.mode, at = excluded.at",
+                    )
+                    .and_then(|mut stmt| {
+                        stmt.execute(params![plugin.as_str(), mode.as_str().unwrap_or_default(), time_text(*at)])
+                    })
+                    .map_err(sql)?;
+            }
+            StoreOp::ShadowPosition(p) => {
+                let data = serde_json::to_string(p).map_err(|e| e.to_string())?;
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO shadow_positions (plugin, id, order_id, data) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT(plugin, id) DO UPDATE SET order_id = excluded.order_id, data = excluded.data",
+                    )
+                    .and_then(|mut stmt| {
+                        stmt.execute(params![
+                            p.plugin.as_str(),
+                            to_i64("position id", p.id.0)?,
+                            to_i64("order id", p.order_id.0)?,
+                            data
+                        ])
+                    })
+                    .map_err(sql)?;
+            }
+            StoreOp::ShadowClosed(trade) => {
+                let p = &trade.position;
+                let data = serde_json::to_string(trade).map_err(|e| e.to_string())?;
+                let id = to_i64("position id", p.id.0).map_err(sql)?;
+                self.conn
+                    .prepare_cached("DELETE FROM shadow_positions WHERE plugin = ?1 AND id = ?2")
+                    .and_then(|mut stmt| stmt.execute(params![p.plugin.as_str(), id]))
+                    .map_err(sql)?;
+                self.conn
+                    .prepare_cached(
+                        "INSERT OR REPLACE INTO shadow_trades (plugin, id, order_id, closed_at, pnl, data)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    )
+                    .and_then(|mut stmt| {
+                        stmt.execute(params![
+                            p.plugin.as_str(),
+                            id,
+                            to_i64("order id", p.order_id.0)?,
+                            time_text(trade.closed_at),
+                            trade.pnl.to_string(),
+                            data
+                        ])
+                    })
+                    .map_err(sql)?;
+            }
+            StoreOp::ShadowDecision { signal_id, at, outcome } => {
+                let plugin = outcome.plugin.as_ref().map(PluginId::as_str).unwrap_or_default();
+                let data = serde_json::to_string(outcome).map_err(|e| e.to_string())?;
+                self.conn
+                    .prepare_cached(
+                        "INSERT OR REPLACE INTO shadow_decisions (signal_id, plugin, at, status, outcome)
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                    )
+                    .and_then(|mut stmt| {
+                        stmt.execute(params![signal_id.as_str(), plugin, time_text(*at), outcome.status.as_str(), data])
+                    })
+                    .map_err(sql)?;
+            }
             StoreOp::TradingState(state) => {
                 self.conn
                     .prepare_cached(
@@ -534,5 +601,9 @@ fn describe(op: &StoreOp) -> String {
         StoreOp::Trend { symbol, timeframe, .. } => format!("trend of {symbol} {timeframe}"),
         StoreOp::Price { symbol, .. } => format!("price of {symbol}"),
         StoreOp::TradingState(s) => format!("trading state {s}"),
+        StoreOp::PluginMode { plugin, .. } => format!("mode of {plugin}"),
+        StoreOp::ShadowPosition(p) => format!("shadow position {} of {}", p.id, p.plugin),
+        StoreOp::ShadowClosed(t) => format!("close of shadow position {} of {}", t.position.id, t.position.plugin),
+        StoreOp::ShadowDecision { signal_id, .. } => format!("shadow decision on `{signal_id}`"),
     }
 }

@@ -348,3 +348,48 @@ fn a_broken_plugin_db_never_costs_the_engine_its_record() {
     let rows = store.plugin_db(&plugin("fine")).unwrap().query("SELECT status FROM trades", &[]).unwrap();
     assert_eq!(rows[0]["status"], "CLOSED", "other plugins are unaffected");
 }
+
+#[test]
+fn shadow_books_modes_and_decisions_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let mut kept = position(3, "cand", 5);
+    kept.signal_id = Some(sid("tv-2"));
+    let mut closed = trade(position(2, "cand", 4), "-12.5", at(6));
+    closed.position.signal_id = Some(sid("tv-1"));
+    let decision = |id: &str, status| StoreOp::ShadowDecision {
+        signal_id: sid(id),
+        at: at(7),
+        outcome: Box::new(Outcome::new(status, "ok", "decided").with_plugin(plugin("cand"))),
+    };
+    store.submit(vec![
+        signal_op(1, "tv-1"),
+        StoreOp::ShadowPosition(Box::new(position(2, "cand", 4))),
+        StoreOp::ShadowPosition(Box::new(kept.clone())),
+        StoreOp::ShadowClosed(Box::new(closed.clone())),
+        decision("tv-1", OutcomeStatus::Executed),
+        decision("tv-2", OutcomeStatus::Rejected),
+        StoreOp::PluginMode { plugin: plugin("cand"), mode: zepix_engine::PluginMode::Shadow, at: at(8) },
+    ]);
+    store.flush().unwrap();
+    drop(store);
+
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let snap = store.snapshot(at(0)).unwrap();
+    assert_eq!(snap.plugin_modes.get(&plugin("cand")), Some(&zepix_engine::PluginMode::Shadow));
+    let book = &snap.shadow_books[&plugin("cand")];
+    assert_eq!(book.positions, [kept.clone()]);
+    assert_eq!(book.realized, Money::from_decimal(dec("-12.5")));
+    assert_eq!(book.max_position_id, 3);
+    assert!(snap.positions.is_empty(), "virtual positions never join the live book");
+    assert_eq!(snap.realized, Money::ZERO, "nor its P&L");
+
+    let rows = store.shadow_rows().unwrap();
+    assert_eq!(rows.shadow_trades, [closed]);
+    assert_eq!(rows.shadow_open, [kept]);
+    let decided: Vec<(&str, OutcomeStatus)> =
+        rows.shadow_decisions.iter().map(|d| (d.signal_id.as_str(), d.outcome.status)).collect();
+    assert_eq!(decided, [("tv-1", OutcomeStatus::Executed), ("tv-2", OutcomeStatus::Rejected)]);
+    let live: Vec<&str> = rows.live_decisions.iter().map(|d| d.signal_id.as_str()).collect();
+    assert_eq!(live, ["tv-1"], "the live outcome of each shadowed signal that a live plugin took");
+}

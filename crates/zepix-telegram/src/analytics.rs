@@ -8,6 +8,7 @@ use plotters::prelude::*;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use zepix_engine::EngineStatus;
+use zepix_engine::shadow::{Book, ShadowReport};
 use zepix_model::{CloseReason, Money, Trade};
 
 use crate::error::TelegramError;
@@ -203,6 +204,39 @@ pub fn risk_text(status: &EngineStatus, daily_loss_limit: Decimal) -> String {
         );
     }
     out.push(row("locks", 10, "symbol locks are not available yet"));
+    out.join("\n")
+}
+
+/// The `/shadow` text: each plugin's book, then each shadow plugin against the live one.
+#[must_use]
+pub fn shadow_text(report: &ShadowReport) -> String {
+    if report.plugins.is_empty() {
+        return "🕶 No shadow results yet: run the engine in HYBRID with a plugin in shadow mode.".into();
+    }
+    let mut out = vec!["🕶 Shadow versus live".to_owned()];
+    for p in &report.plugins {
+        let book = if p.book == Book::Shadow { "shadow" } else { "live" };
+        out.push(format!(
+            "{} ({book}): {} trades, {} P&L, {}% won, DD {}, {} open",
+            p.plugin,
+            p.trades,
+            signed(p.net_pnl.value()),
+            p.win_rate.normalize(),
+            p.max_drawdown.value().normalize(),
+            p.open_positions
+        ));
+    }
+    for c in &report.comparisons {
+        let fill = c.mean_fill_difference.map_or_else(|| "-".to_owned(), signed);
+        out.push(format!(
+            "{} vs {}: agreed on {} of {} signals ({}%), fill Δ {fill}",
+            c.shadow,
+            c.live,
+            c.agreed,
+            c.signals,
+            c.agreement.normalize()
+        ));
+    }
     out.join("\n")
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use tokio::time::Instant;
-use zepix_engine::{EngineHandle, EngineStatus, PluginState, TradingState};
+use zepix_engine::{EngineHandle, EngineStatus, PluginMode, PluginState, TradingState};
 use zepix_model::{Event, EventKind, PluginId, PositionId};
 
 use crate::analytics;
@@ -23,9 +23,7 @@ use crate::outbox::{Outbox, Outgoing};
 use crate::text::{MAX_CAPTION, MAX_MESSAGE, row, split, truncate};
 
 /// Said where a feature of the trading services has not landed yet.
-const NO_SHADOW: &str = "Shadow mode is not available yet: every plugin trades live, so there is nothing to compare.";
 const NO_LOCKS: &str = "Symbol locks are not available yet: nothing is locked.";
-const NO_MODE: &str = "Switching a plugin between live and shadow (and promoting it) is not available yet.";
 
 /// Something a button does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -317,7 +315,7 @@ impl Controller {
             }
             Cmd::Performance => return performance(&engine).await,
             Cmd::Risk => analytics::risk_text(&engine.status().await?, self.ctx.daily_loss_limit),
-            Cmd::Shadow => NO_SHADOW.into(),
+            Cmd::Shadow => analytics::shadow_text(&engine.shadow_report().await?),
             Cmd::Locks => NO_LOCKS.into(),
             Cmd::Unlock(symbol) => format!("{NO_LOCKS} ({symbol} has no lock to lift.)"),
             Cmd::Pause => {
@@ -518,8 +516,28 @@ impl Controller {
                 Ok(info) => format!("{id} reloaded: {} {}.", info.name, info.version),
                 Err(e) => format!("{id} not reloaded: {e}"),
             },
-            Action::Mode(_) | Action::Promote(_) => NO_MODE.into(),
+            Action::Mode(id) => {
+                let plugins = engine.plugins().await.unwrap_or_default();
+                let now = plugins.iter().find(|p| p.id == id).map(|p| p.mode);
+                let to = if now == Some(PluginMode::Shadow) { PluginMode::Live } else { PluginMode::Shadow };
+                mode_answer(&id, to, engine.set_mode(id.clone(), to).await)
+            }
+            Action::Promote(id) => {
+                mode_answer(&id, PluginMode::Live, engine.set_mode(id.clone(), PluginMode::Live).await)
+            }
         }
+    }
+}
+
+fn mode_answer(
+    id: &PluginId,
+    to: PluginMode,
+    result: Result<zepix_engine::PluginStatus, zepix_engine::EngineError>,
+) -> String {
+    match (result, to) {
+        (Ok(_), PluginMode::Live) => format!("⬆️ {id} is live: its next orders go to the venue."),
+        (Ok(_), PluginMode::Shadow) => format!("🕶 {id} is in shadow: its next orders go to its virtual book."),
+        (Err(e), _) => format!("{id}: mode not changed: {e}"),
     }
 }
 

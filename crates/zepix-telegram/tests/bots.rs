@@ -282,7 +282,7 @@ async fn every_command_answers_an_allowed_user() {
         ("/trend", "XAUUSD 15m bullish"),
         ("/daily", "Today so far"),
         ("/risk", "XAUUSD"),
-        ("/shadow", "not available yet"),
+        ("/shadow", "No shadow results yet"),
         ("/locks", "not available yet"),
         ("/unlock XAUUSD", "not available yet"),
         ("/config", "<redacted>"),
@@ -395,6 +395,10 @@ async fn destructive_commands_need_a_confirmation_from_the_asker() {
     assert_eq!(h.press(ADMIN, &actions[3]).await, "Confirm below.", "promote is confirmed first");
     let reply = h.wait(|c| c.token == "1:ctl" && c.method == "sendMessage").await;
     assert!(reply.body["text"].as_str().unwrap().contains("Really promote exec?"));
+    assert_eq!(h.press(ADMIN, &buttons(&reply)[0]).await, "Done.");
+    let edit = h.wait(|c| c.method == "editMessageText").await;
+    let text = edit.body["text"].as_str().unwrap();
+    assert!(text.contains("exec: mode not changed: the engine runs LIVE"), "the engine's refusal is shown: {text}");
     assert_eq!(h.press(ADMIN, "zz:1").await, "This button is not one of mine.");
     h.stop().await;
 }

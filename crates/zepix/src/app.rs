@@ -157,6 +157,9 @@ pub async fn start(
     let mut risk = RiskGate::new(config.risk.clone(), snapshot.trading_state.unwrap_or(config.engine.initial_state));
     risk.update_daily_pnl(snapshot.realized_today, unrealized);
     let store_dyn: Arc<dyn Store> = store.clone();
+    // Shadow plugins trade on virtual books: the paper simulator with the venue's costs, marked
+    // with the same prices as the venue.
+    let (paper, book_symbols) = (config.venue.clone(), symbols.clone());
     let mut services = Services::new(
         clock.clone(),
         Box::new(venue),
@@ -165,7 +168,11 @@ pub async fn start(
         store_dyn.clone(),
         snapshot.max_order_id,
         snapshot.realized_today,
-    );
+    )
+    .with_books(Box::new(move || Box::new(PaperVenue::new(paper.clone(), book_symbols.clone()))));
+    for (plugin, book) in &snapshot.shadow_books {
+        services.restore_book(plugin.clone(), book.clone()).map_err(anyhow::Error::msg)?;
+    }
     for (symbol, timeframe, trend) in &snapshot.trends {
         services.trends_mut().set(symbol.clone(), *timeframe, *trend, None);
     }
@@ -195,6 +202,7 @@ pub async fn start(
         .collect();
     let metrics = Arc::new(EngineMetrics::default());
     let mut kernel = Kernel::new(&kernel_config, registry, services, metrics.clone()).map_err(anyhow::Error::msg)?;
+    kernel.restore_modes(&snapshot.plugin_modes).map_err(anyhow::Error::msg)?;
     kernel.start(&snapshot.plugin_enabled);
 
     let sink_tx = tx.clone();

@@ -240,7 +240,9 @@ fn run_one(
         .get(&prepared.plugin)
         .map(|s| s.meta.settings.as_map().iter().map(|(k, v)| (k.clone(), v.clone())).collect())
         .unwrap_or_default();
-    let kernel_config = KernelConfig { engine: config.engine.clone(), risk: config.risk.clone() };
+    // A backtest trades the plugin on the simulated venue whatever its live mode.
+    let engine = zepix_engine::EngineConfig { mode: zepix_engine::Mode::Live, ..config.engine.clone() };
+    let kernel_config = KernelConfig { engine, risk: config.risk.clone() };
     let mut kernel = Kernel::new(&kernel_config, registry, services, Arc::new(EngineMetrics::default()))
         .map_err(anyhow::Error::msg)?;
     kernel.start(&BTreeMap::new());

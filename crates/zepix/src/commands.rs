@@ -70,6 +70,21 @@ pub async fn run(
         "  trading:  {} on the {} venue, balance {}, equity {}",
         status.trading_state, status.venue, status.account.balance, status.account.equity
     );
+    if status.mode != zepix_engine::Mode::Live {
+        let shadow: Vec<String> = app
+            .handle
+            .plugins()
+            .await?
+            .into_iter()
+            .filter(|p| p.mode == zepix_engine::PluginMode::Shadow)
+            .map(|p| p.id.to_string())
+            .collect();
+        println!(
+            "  mode:     {}: on virtual books (zepix shadow report compares them): {}",
+            text(&serde_json::to_value(status.mode)?),
+            if shadow.is_empty() { "none".to_owned() } else { shadow.join(", ") }
+        );
+    }
     if !config.market_data.feeds.is_empty() {
         let feeds: Vec<String> = config
             .market_data
@@ -124,7 +139,7 @@ async fn shutdown_signal() {
     }
 }
 
-fn engine_addr(config: &Config, url: Option<String>) -> Result<SocketAddr> {
+pub(crate) fn engine_addr(config: &Config, url: Option<String>) -> Result<SocketAddr> {
     match url {
         Some(u) => parse_url(&u),
         None => Ok(config.server.bind),
@@ -318,9 +333,10 @@ pub async fn status(config: Option<PathBuf>, url: Option<String>) -> Result<Exit
     for p in plugins.as_array().cloned().unwrap_or_default() {
         let c = &p["counters"];
         println!(
-            "  {:<22} {:<10} signals {:<5} executed {:<5} rejected {:<5} failures {}{}",
+            "  {:<22} {:<10} {:<7} signals {:<5} executed {:<5} rejected {:<5} failures {}{}",
             text(&p["id"]),
             text(&p["state"]),
+            text(&p["mode"]),
             text(&c["signals"]),
             text(&c["executed"]),
             text(&c["rejected"]),
@@ -331,7 +347,7 @@ pub async fn status(config: Option<PathBuf>, url: Option<String>) -> Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
-fn text(v: &Value) -> String {
+pub(crate) fn text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Null => "-".into(),

@@ -111,15 +111,17 @@ impl Config {
         if let Err(e) = self.venue.validate() {
             problems.push(format!("[venue] {e}"));
         }
-        if self.engine.mode != zepix_engine::Mode::Live {
-            problems.push("[engine] mode: only \"LIVE\" is available in this version (shadow mode comes later)".into());
-        }
         if let Err(e) = zepix_engine::daily::DailySchedule::new(self.engine.daily_reset, &self.engine.timezone) {
             problems.push(format!("[engine] timezone: {e}"));
         }
         for (id, plugin) in &self.plugins {
-            if plugin.mode != zepix_engine::PluginMode::Live {
-                problems.push(format!("[plugins.{id}] mode: only \"live\" is available in this version"));
+            // A plugin meant for shadow trading must never trade live because the engine's mode
+            // was left at LIVE.
+            if plugin.mode == zepix_engine::PluginMode::Shadow && self.engine.mode == zepix_engine::Mode::Live {
+                problems.push(format!(
+                    "[plugins.{id}] mode = \"shadow\" needs [engine] mode = \"HYBRID\" (or \"SHADOW\"): \
+                     under \"LIVE\" it would trade live"
+                ));
             }
         }
         for (symbol, spec) in &self.symbols {
@@ -309,7 +311,7 @@ role = "admin"
 bnd = "x"
 colour = "red"
 [engine]
-mode = "SHADOW"
+mode = "HYBRID"
 timezone = "Mars/Base"
 [risk]
 max_open_positions = "many"
@@ -329,11 +331,20 @@ url = "${DATABASE_URL}"
             "[plugins.Bad-Id] invalid plugin id",
             "[plugins.v3_combined] invalid type: string \"yes\"",
             "unknown section [database]",
-            "[engine] mode: only \"LIVE\"",
             "[engine] timezone: `Mars/Base`",
         ] {
             assert!(joined.contains(needle), "missing `{needle}` in:\n{joined}");
         }
+    }
+
+    #[test]
+    fn a_shadow_plugin_under_a_live_engine_is_refused() {
+        let shadow = "[plugins.signal_executor]\nmode = \"shadow\"\n";
+        let problems = Config::parse(shadow, env).unwrap_err().join("\n");
+        assert!(problems.contains("[plugins.signal_executor] mode = \"shadow\" needs [engine] mode = \"HYBRID\""));
+        let hybrid = format!("[engine]\nmode = \"HYBRID\"\n{shadow}");
+        let config = Config::parse(&hybrid, env).unwrap();
+        assert_eq!(config.engine.mode, zepix_engine::Mode::Hybrid);
     }
 
     #[test]

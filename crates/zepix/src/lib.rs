@@ -13,5 +13,6 @@ pub mod host;
 pub mod market;
 pub mod package;
 pub mod scaffold;
+pub mod shadow;
 pub mod telegram;
 pub mod watch;

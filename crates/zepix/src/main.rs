@@ -56,6 +56,11 @@ enum Cmd {
         #[command(subcommand)]
         command: ConfigCmd,
     },
+    /// Shadow mode: shadow plugins compared with live ones on the same signals.
+    Shadow {
+        #[command(subcommand)]
+        command: ShadowCmd,
+    },
     /// Show a running engine: trading state, account, positions, plugins.
     Status {
         /// The engine's address (default: the config's bind address).
@@ -147,6 +152,26 @@ enum PluginCmd {
         /// The plugin folder.
         path: PathBuf,
     },
+    /// Promote a shadow plugin to live in a running engine (HYBRID): its next orders go to the venue.
+    Promote {
+        /// Plugin id.
+        id: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+        /// The engine's address (default: the config's bind address).
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Move a live plugin to shadow in a running engine (HYBRID): its next orders go to its
+    /// virtual book.
+    Shadow {
+        /// Plugin id.
+        id: String,
+        /// The engine's address (default: the config's bind address).
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Reload a process plugin in a running engine (new code, no restart).
     Reload {
         /// Plugin id.
@@ -195,6 +220,20 @@ enum PluginCmd {
         /// Replace an installed folder of the same id.
         #[arg(long)]
         force: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ShadowCmd {
+    /// Per plugin and book: trades, P&L, win rate, drawdown, decisions; shadow against live:
+    /// agreement and fill differences; the recent signals one by one.
+    Report {
+        /// The engine's address (default: the config's bind address).
+        #[arg(long)]
+        url: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -288,6 +327,15 @@ fn main() -> ExitCode {
             }
             Cmd::Config { command: ConfigCmd::Check { file } } => commands::config_check(file.or(config_file)),
             Cmd::Status { url } => commands::status(config_file, url).await,
+            Cmd::Shadow { command: ShadowCmd::Report { url, json } } => {
+                zepix::shadow::report(config_file, url, json).await
+            }
+            Cmd::Plugin { command: PluginCmd::Promote { id, yes, url } } => {
+                zepix::shadow::set_mode(config_file, &id, url, true, yes).await
+            }
+            Cmd::Plugin { command: PluginCmd::Shadow { id, url } } => {
+                zepix::shadow::set_mode(config_file, &id, url, false, true).await
+            }
             Cmd::Backtest { data, plugin, set, from, to, fill, report, symbol, timeframe, sweep, sort, signals } => {
                 let fill = fill.parse().map_err(anyhow::Error::msg);
                 match fill {

@@ -274,3 +274,33 @@ fn closes_in_the_decision_close_the_plugins_positions_or_say_there_were_none() {
     let outcome = rig.stored("exit-again").unwrap();
     assert_eq!(outcome.status, OutcomeStatus::Ignored, "nothing was open: {outcome:?}");
 }
+
+#[test]
+fn a_process_plugin_in_shadow_decides_later_on_its_own_book() {
+    let wire = Wire::default();
+    let clock = TestClock::new("2026-03-02T10:00:00Z".parse().unwrap());
+    let mut py = remote_plugin("py", "EXEC", &[], &wire);
+    py.meta.mode = crate::config::PluginMode::Shadow;
+    let slots = vec![py, slot(manifest("exec", "EXEC", &[]), Box::new(ScriptedPlugin::executor()))];
+    let engine = crate::config::EngineConfig { mode: Mode::Hybrid, ..crate::config::EngineConfig::default() };
+    let config = KernelConfig { engine, ..KernelConfig::default() };
+    let (kernel, store) = kernel(Arc::new(clock.clone()), slots, &config, Arc::default());
+    let mut rig = Rig { kernel, store, clock, wire, seq: 0 };
+
+    let outcome = rig.send(entry("b1", "EXEC")).expect("the live plugin does not wait for the shadow one");
+    assert_eq!(outcome.plugin.as_ref().map(PluginId::as_str), Some("exec"));
+    let (call, method, _) = rig.wire.take_calls().remove(0);
+    assert_eq!(method, "process_entry_signal");
+    let order = json!({"symbol": "XAUUSD", "side": "buy", "lot": "0.1", "price": "2000"});
+    rig.event(RemoteEvent::Reply { call, result: Ok(json!({"kind": "executed", "place": [order]})) });
+
+    let live: Vec<String> = rig.kernel.status().positions.iter().map(|p| p.plugin.to_string()).collect();
+    assert_eq!(live, ["exec"], "the shadow plugin's order went to its book, not the venue");
+    let book = rig.kernel.services().shadow_positions();
+    assert_eq!((book.len(), book[0].signal_id.as_ref().map(SignalId::as_str)), (1, Some("b1")));
+    let rows = rig.store.shadow_rows().unwrap();
+    let decided: Vec<(&str, OutcomeStatus)> =
+        rows.shadow_decisions.iter().map(|d| (d.outcome.plugin.as_ref().unwrap().as_str(), d.outcome.status)).collect();
+    assert_eq!(decided, [("py", OutcomeStatus::Executed)]);
+    assert_eq!(rig.stored("b1").unwrap().plugin.as_ref().map(PluginId::as_str), Some("exec"), "one outcome per signal");
+}
