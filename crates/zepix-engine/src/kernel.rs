@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use zepix_model::{
     Account, Bar, CloseReason, EventKind, Feed, Money, PluginId, Position, PositionId, Signal, SignalId, SignalType,
-    Trade,
+    Symbol, Trade,
 };
 use zepix_plugin::remote::code;
 use zepix_plugin::{
@@ -27,7 +27,7 @@ use crate::metrics::EngineMetrics;
 use crate::outcome::{Outcome, OutcomeStatus};
 use crate::ports::{InboxRecord, StoreOp};
 use crate::registry::{LastError, PluginStatus, Registry};
-use crate::risk::TradingState;
+use crate::risk::{SymbolLock, TradingState};
 use crate::router::{Route, route};
 use crate::services::{ServiceHealth, Services};
 use crate::trend::TrendEntry;
@@ -60,6 +60,8 @@ pub struct EngineStatus {
     pub services: Vec<(Service, ServiceHealth)>,
     /// Trends known.
     pub trends: Vec<TrendEntry>,
+    /// Symbols in their cooldown after a stop loss.
+    pub locks: Vec<SymbolLock>,
 }
 
 enum CallError {
@@ -914,6 +916,14 @@ impl Kernel {
         );
     }
 
+    /// Lifts a symbol's cooldown lock on an operator's order.
+    ///
+    /// # Errors
+    /// When the symbol is not locked.
+    pub fn unlock(&mut self, symbol: &Symbol) -> Result<SymbolLock, EngineError> {
+        self.services.unlock(symbol).ok_or_else(|| EngineError::Refused(format!("{symbol} is not locked")))
+    }
+
     /// Closes a position on an operator's order (allowed in every trading state).
     ///
     /// # Errors
@@ -948,6 +958,7 @@ impl Kernel {
             plugins: self.registry.slots().iter().map(|s| (s.meta.id().clone(), s.state)).collect(),
             services: self.services.health(),
             trends: self.services.trends().entries(),
+            locks: self.services.risk().locks(self.services.now()),
         }
     }
 }

@@ -14,7 +14,7 @@ use zepix_model::{
 
 use crate::config::PluginMode;
 use crate::outcome::Outcome;
-use crate::risk::{RiskApproved, TradingState};
+use crate::risk::{RiskApproved, SymbolLock, TradingState};
 
 // ---------------------------------------------------------------------------------------------
 // Venue
@@ -237,6 +237,13 @@ pub enum StoreOp {
         /// When (the engine's clock).
         at: DateTime<Utc>,
     },
+    /// A symbol's cooldown lock was set (`Some`) or lifted (`None`).
+    SymbolLock {
+        /// The symbol.
+        symbol: Symbol,
+        /// The lock now in force, if any.
+        lock: Option<SymbolLock>,
+    },
     /// A position on a shadow plugin's virtual book opened or changed (upsert by plugin and id).
     ShadowPosition(Box<Position>),
     /// A virtual position closed: removed from the open ones, kept as a shadow trade.
@@ -298,6 +305,8 @@ pub struct StoreSnapshot {
     pub plugin_modes: BTreeMap<PluginId, PluginMode>,
     /// Each shadow plugin's virtual book.
     pub shadow_books: BTreeMap<PluginId, BookState>,
+    /// Symbol locks (some may have expired since).
+    pub symbol_locks: Vec<SymbolLock>,
 }
 
 /// A virtual book as stored: what [`Venue::restore`] needs.

@@ -2,7 +2,7 @@
 //!
 //! An order reaches a venue only as a [`RiskApproved`] value, which only this module can make.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::str::FromStr;
 
@@ -101,6 +101,10 @@ pub struct RiskConfig {
     pub max_orders_per_minute: u32,
     /// Lot size used when a signal gives none.
     pub default_lot: Decimal,
+    /// Minutes a symbol stays locked for new positions after a stop loss on it. `0` = off.
+    pub sl_cooldown_minutes: u32,
+    /// Open lots per symbol across every plugin (both sides added). `0` = off.
+    pub max_lots_per_symbol: Decimal,
 }
 
 impl Default for RiskConfig {
@@ -111,6 +115,8 @@ impl Default for RiskConfig {
             daily_loss_limit: Decimal::from(500),
             max_orders_per_minute: 120,
             default_lot: Decimal::new(1, 2),
+            sl_cooldown_minutes: 0,
+            max_lots_per_symbol: Decimal::ZERO,
         }
     }
 }
@@ -137,6 +143,19 @@ pub struct OpenCounts {
     pub total: usize,
     /// The ordering plugin's.
     pub plugin: usize,
+    /// Lots open on the order's symbol (both sides added).
+    pub symbol_lots: Decimal,
+}
+
+/// A symbol on which no new position opens until `until` (its cooldown after a stop loss).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SymbolLock {
+    /// The symbol.
+    pub symbol: Symbol,
+    /// When it opens again.
+    pub until: DateTime<Utc>,
+    /// Why it is locked.
+    pub reason: String,
 }
 
 /// The risk gate: trading state, daily loss lock, limits, order rate.
@@ -146,13 +165,43 @@ pub struct RiskGate {
     state: TradingState,
     loss_locked: bool,
     recent_orders: VecDeque<DateTime<Utc>>,
+    locks: BTreeMap<Symbol, SymbolLock>,
 }
 
 impl RiskGate {
     /// A gate in `state`.
     #[must_use]
     pub fn new(config: RiskConfig, state: TradingState) -> Self {
-        Self { config, state, loss_locked: false, recent_orders: VecDeque::new() }
+        Self { config, state, loss_locked: false, recent_orders: VecDeque::new(), locks: BTreeMap::new() }
+    }
+
+    /// Locks a symbol for the configured cooldown after a stop loss; `None` when cooldowns are
+    /// off.
+    pub fn lock_after_stop(&mut self, symbol: &Symbol, now: DateTime<Utc>, why: &str) -> Option<SymbolLock> {
+        let minutes = self.config.sl_cooldown_minutes;
+        if minutes == 0 {
+            return None;
+        }
+        let until = now + Duration::minutes(i64::from(minutes));
+        let lock = SymbolLock { symbol: symbol.clone(), until, reason: why.to_owned() };
+        self.locks.insert(symbol.clone(), lock.clone());
+        Some(lock)
+    }
+
+    /// The locks still in force at `now`, by symbol.
+    #[must_use]
+    pub fn locks(&self, now: DateTime<Utc>) -> Vec<SymbolLock> {
+        self.locks.values().filter(|l| l.until > now).cloned().collect()
+    }
+
+    /// Lifts a symbol's lock; the lock it lifted, if one was in force.
+    pub fn unlock(&mut self, symbol: &Symbol, now: DateTime<Utc>) -> Option<SymbolLock> {
+        self.locks.remove(symbol).filter(|l| l.until > now)
+    }
+
+    /// Restores the locks stored before a restart.
+    pub fn restore_locks(&mut self, locks: impl IntoIterator<Item = SymbolLock>) {
+        self.locks.extend(locks.into_iter().map(|l| (l.symbol.clone(), l)));
     }
 
     /// The limits.
@@ -213,6 +262,20 @@ impl RiskGate {
                 RiskCode::DailyLossLimit,
                 format!("daily loss limit {} reached: reduce-only until the daily reset", self.config.daily_loss_limit),
             ));
+        }
+        let symbol = &ticket.request.symbol;
+        if let Some(lock) = self.locks.get(symbol) {
+            if lock.until > now {
+                return Err(Denial::new(
+                    RiskCode::SymbolLocked,
+                    format!(
+                        "{symbol} is locked until {} ({}): no new position until then, unless an operator unlocks it",
+                        lock.until.format("%Y-%m-%d %H:%M:%S UTC"),
+                        lock.reason
+                    ),
+                ));
+            }
+            self.locks.remove(symbol);
         }
         self.check_limits(&ticket, allowed, spec, open)?;
         let window_start = now - Duration::minutes(1);
@@ -308,6 +371,17 @@ impl RiskGate {
                 format!("{} open positions (max {})", open.total, self.config.max_open_positions),
             ));
         }
+        let max_lots = self.config.max_lots_per_symbol;
+        if max_lots > Decimal::ZERO && open.symbol_lots + lots > max_lots {
+            return Err(Denial::new(
+                RiskCode::MaxSymbolExposure,
+                format!(
+                    "{} lots open on {} and {lots} more would pass the limit of {max_lots} lots per symbol",
+                    open.symbol_lots.normalize(),
+                    req.symbol
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -399,9 +473,9 @@ mod tests {
         assert_eq!(code(&mut gate, ticket("XAUUSD", "0.015"), &[], none), Some(RiskCode::LotStep));
         let eur = [Symbol::new("EURUSD").unwrap()];
         assert_eq!(code(&mut gate, ticket("XAUUSD", "0.01"), &eur, none), Some(RiskCode::SymbolNotAllowed));
-        let full_plugin = OpenCounts { total: 10, plugin: 10 };
+        let full_plugin = OpenCounts { total: 10, plugin: 10, ..OpenCounts::default() };
         assert_eq!(code(&mut gate, ticket("XAUUSD", "0.01"), &[], full_plugin), Some(RiskCode::MaxPositionsPlugin));
-        let full = OpenCounts { total: 50, plugin: 0 };
+        let full = OpenCounts { total: 50, plugin: 0, ..OpenCounts::default() };
         assert_eq!(code(&mut gate, ticket("XAUUSD", "0.01"), &[], full), Some(RiskCode::MaxPositionsTotal));
         gate.set_state(TradingState::Paused);
         assert_eq!(code(&mut gate, ticket("XAUUSD", "0.01"), &[], none), Some(RiskCode::TradingPaused));
@@ -425,6 +499,45 @@ mod tests {
         assert_eq!(denied.code, RiskCode::OrderRateLimit);
         at += Duration::seconds(61);
         assert!(gate.check_open(ticket("XAUUSD", "0.01"), &[], spec, OpenCounts::default(), at).is_ok());
+    }
+
+    #[test]
+    fn a_stop_loss_locks_its_symbol_for_the_cooldown() {
+        let config = RiskConfig { sl_cooldown_minutes: 30, ..RiskConfig::default() };
+        let mut gate = RiskGate::new(config, TradingState::Active);
+        let table = SymbolTable::default();
+        let (xau, eur) = (Symbol::new("XAUUSD").unwrap(), Symbol::new("EURUSD").unwrap());
+        let lock = gate.lock_after_stop(&xau, now(), "stop loss of #1").unwrap();
+        assert_eq!(lock.until, now() + Duration::minutes(30));
+        let check = |gate: &mut RiskGate, symbol: &str, at| {
+            let t = ticket(symbol, "0.01");
+            let spec = table.get(&t.request.symbol).cloned();
+            gate.check_open(t, &[], spec.as_ref(), OpenCounts::default(), at).err()
+        };
+        let denied = check(&mut gate, "XAUUSD", now() + Duration::minutes(29)).unwrap();
+        assert_eq!(denied.code, RiskCode::SymbolLocked);
+        assert!(denied.message.contains("locked until") && denied.message.contains("stop loss of #1"), "{denied:?}");
+        assert!(check(&mut gate, "EURUSD", now()).is_none(), "other symbols trade on");
+        assert!(check(&mut gate, "XAUUSD", now() + Duration::minutes(30)).is_none(), "the cooldown ends");
+        assert!(gate.locks(now()).is_empty(), "an ended lock is gone");
+
+        gate.lock_after_stop(&eur, now(), "stop loss of #2");
+        assert_eq!(gate.locks(now()).len(), 1);
+        assert!(gate.unlock(&eur, now()).is_some());
+        assert!(check(&mut gate, "EURUSD", now()).is_none(), "an operator lifted it");
+        assert!(gate.unlock(&eur, now()).is_none(), "nothing left to lift");
+
+        let mut off = RiskGate::new(RiskConfig::default(), TradingState::Active);
+        assert!(off.lock_after_stop(&xau, now(), "stop").is_none(), "cooldowns are off by default");
+    }
+
+    #[test]
+    fn open_lots_per_symbol_are_capped() {
+        let config = RiskConfig { max_lots_per_symbol: Decimal::ONE, ..RiskConfig::default() };
+        let mut gate = RiskGate::new(config, TradingState::Active);
+        let with = |lots: &str| OpenCounts { symbol_lots: lots.parse().unwrap(), ..OpenCounts::default() };
+        assert_eq!(code(&mut gate, ticket("XAUUSD", "0.5"), &[], with("0.5")), None, "exactly at the cap");
+        assert_eq!(code(&mut gate, ticket("XAUUSD", "0.51"), &[], with("0.5")), Some(RiskCode::MaxSymbolExposure));
     }
 
     #[test]

@@ -22,7 +22,7 @@ use crate::kernel::{EngineStatus, Kernel};
 use crate::metrics::{EngineMetrics, Intake};
 use crate::ports::{Appended, Inbox, InboxRecord, Store, StoreError, StoreOp};
 use crate::registry::PluginStatus;
-use crate::risk::TradingState;
+use crate::risk::{SymbolLock, TradingState};
 
 type Reply<T> = oneshot::Sender<T>;
 
@@ -43,6 +43,8 @@ pub enum Command {
     Status(Reply<Box<EngineStatus>>),
     /// Set the trading state.
     SetTradingState(TradingState, Reply<()>),
+    /// Lift a symbol's cooldown lock (operator).
+    Unlock(Symbol, Reply<Result<SymbolLock, EngineError>>),
     /// Close a position (operator).
     ClosePosition(PositionId, Reply<Result<Trade, EngineError>>),
     /// Something happened on a process plugin's link.
@@ -171,6 +173,9 @@ fn handle(
         Command::Bar(feed, bar) => kernel.on_bar(&feed, &bar),
         Command::Plugins(reply) => {
             let _ = reply.send(kernel.plugins());
+        }
+        Command::Unlock(symbol, reply) => {
+            let _ = reply.send(kernel.unlock(&symbol));
         }
         Command::SetMode(id, mode, reply) => {
             let _ = reply.send(kernel.set_mode(&id, mode));
@@ -363,6 +368,14 @@ impl EngineHandle {
     /// Unknown plugin, an engine not in `HYBRID`, or the engine has stopped.
     pub async fn set_mode(&self, id: PluginId, mode: PluginMode) -> Result<PluginStatus, EngineError> {
         self.ask(|r| Command::SetMode(id, mode, r)).await?
+    }
+
+    /// Lifts a symbol's cooldown lock.
+    ///
+    /// # Errors
+    /// The symbol is not locked, or the engine has stopped.
+    pub async fn unlock(&self, symbol: Symbol) -> Result<SymbolLock, EngineError> {
+        self.ask(|r| Command::Unlock(symbol, r)).await?
     }
 
     /// The shadow report, from everything committed so far.

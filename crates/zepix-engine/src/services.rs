@@ -17,7 +17,7 @@ use zepix_plugin::{NotifyLevel, OrderIntent, Placed, RiskCode, Service, ServiceE
 
 use crate::ports::{BookState, OrderTicket, PluginDb, Store, StoreOp, Venue, VenueError};
 use crate::registry::PluginMeta;
-use crate::risk::{self, Denial, OpenCounts, RiskGate};
+use crate::risk::{self, Denial, OpenCounts, RiskGate, SymbolLock};
 use crate::trend::TrendManager;
 
 /// Health of one service.
@@ -372,10 +372,28 @@ impl Services {
         self.event(EventKind::PositionClosed, Some(&p.plugin), message, data);
         if shadow {
             self.ops.push(StoreOp::ShadowClosed(Box::new(trade.clone())));
-        } else {
-            self.marked = None;
-            self.ops.push(StoreOp::Closed(Box::new(trade.clone())));
+            return;
         }
+        self.marked = None;
+        self.ops.push(StoreOp::Closed(Box::new(trade.clone())));
+        if trade.reason == CloseReason::StopLoss {
+            let why = format!("stop loss of #{} ({}) at {}", p.id, p.plugin, trade.exit_price);
+            if let Some(lock) = self.risk.lock_after_stop(&p.symbol, trade.closed_at, &why) {
+                let message = format!("{} locked until {}: {}", lock.symbol, lock.until, lock.reason);
+                let data = json!({"symbol": lock.symbol, "until": lock.until, "locked": true});
+                self.event(EventKind::SymbolLock, Some(&p.plugin), message, data);
+                self.ops.push(StoreOp::SymbolLock { symbol: lock.symbol.clone(), lock: Some(lock) });
+            }
+        }
+    }
+
+    /// Lifts a symbol's cooldown lock (an operator's order); the lock it lifted.
+    pub fn unlock(&mut self, symbol: &Symbol) -> Option<SymbolLock> {
+        let lock = self.risk.unlock(symbol, self.now())?;
+        let message = format!("{symbol} unlocked by an operator (was locked until {})", lock.until);
+        self.event(EventKind::SymbolLock, None, message, json!({"symbol": symbol, "locked": false}));
+        self.ops.push(StoreOp::SymbolLock { symbol: symbol.clone(), lock: None });
+        Some(lock)
     }
 
     /// Re-evaluates the daily loss lock; the account it valued to do so, if it had to.
@@ -526,15 +544,21 @@ impl Services {
         };
         let ticket =
             OrderTicket { id, plugin: meta.id().clone(), signal_id: signal_id.cloned(), request: request.clone() };
+        let symbol_lots = if self.risk.config().max_lots_per_symbol > rust_decimal::Decimal::ZERO {
+            book.open_positions().filter(|p| p.symbol == intent.symbol).map(|p| p.lots.value()).sum()
+        } else {
+            rust_decimal::Decimal::ZERO
+        };
         let approved = if shadow {
             // A virtual book holds one plugin's positions.
             let in_book = book.open_positions().count();
-            let open = OpenCounts { total: in_book, plugin: in_book };
+            let open = OpenCounts { total: in_book, plugin: in_book, symbol_lots };
             self.risk.check_virtual(ticket, &meta.symbols, Some(&spec), open)
         } else {
             let open = OpenCounts {
                 total: self.open_by_plugin.values().sum(),
                 plugin: self.open_by_plugin.get(meta.id()).copied().unwrap_or(0),
+                symbol_lots,
             };
             self.risk.check_open(ticket, &meta.symbols, Some(&spec), open, now)
         }

@@ -117,6 +117,10 @@ impl Store for MemStore {
                     snap.plugin_enabled.insert(plugin.clone(), *enabled);
                 }
                 StoreOp::TradingState(s) => snap.trading_state = Some(*s),
+                StoreOp::SymbolLock { symbol, lock } => {
+                    snap.symbol_locks.retain(|l| &l.symbol != symbol);
+                    snap.symbol_locks.extend(lock.clone());
+                }
                 StoreOp::PluginMode { plugin, mode, .. } => {
                     snap.plugin_modes.insert(plugin.clone(), *mode);
                 }

@@ -31,6 +31,8 @@ pub enum EventKind {
     Engine,
     /// An operator's command (Telegram), allowed or refused.
     Command,
+    /// A symbol was locked after a stop loss, or unlocked.
+    SymbolLock,
 }
 
 impl EventKind {
@@ -49,6 +51,7 @@ impl EventKind {
             Self::Notify => "notify",
             Self::Engine => "engine",
             Self::Command => "command",
+            Self::SymbolLock => "symbol_lock",
         }
     }
 }

@@ -104,6 +104,10 @@ pub enum RiskCode {
     NoStopLoss,
     /// The stop loss or take profit is on the wrong side of the price.
     InvalidLevels,
+    /// The symbol is in its cooldown after a stop loss.
+    SymbolLocked,
+    /// The order would take the symbol's open lots above the limit.
+    MaxSymbolExposure,
 }
 
 impl RiskCode {
@@ -125,6 +129,8 @@ impl RiskCode {
             Self::NoPrice => "no_price",
             Self::NoStopLoss => "no_stop_loss",
             Self::InvalidLevels => "invalid_levels",
+            Self::SymbolLocked => "symbol_locked",
+            Self::MaxSymbolExposure => "max_symbol_exposure",
         }
     }
 }

@@ -14,7 +14,7 @@ use axum::http::request::Parts;
 use serde::Serialize;
 use serde_json::{Value, json};
 use zepix_engine::{EngineHandle, PluginMode, Store, StoreError, TradingState};
-use zepix_model::{PluginId, PositionId, SignalId};
+use zepix_model::{PluginId, PositionId, SignalId, Symbol};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -106,6 +106,8 @@ pub async fn index() -> Json<Value> {
             {"method": "GET", "path": "/api/trades?limit=N", "about": "recent closed trades"},
             {"method": "GET", "path": "/api/events?limit=N", "about": "recent events"},
             {"method": "POST", "path": "/api/trading/{active|paused|halted}", "about": "set the trading state"},
+            {"method": "GET", "path": "/api/locks", "about": "symbols in their cooldown after a stop loss"},
+            {"method": "POST", "path": "/api/locks/{symbol}/unlock", "about": "lift a symbol's lock"},
         ],
     }))
 }
@@ -305,6 +307,26 @@ pub async fn set_trading(State(state): State<AppState>, PathParam(wanted): PathP
         .map_err(|e: String| ApiError::bad_request("state", e).with_expected("active, paused or halted"))?;
     state.handle.set_trading_state(wanted).await?;
     Ok(Json(json!({"trading_state": wanted})))
+}
+
+/// `GET /api/locks`: symbols in their cooldown after a stop loss.
+///
+/// # Errors
+/// 503 when the engine does not answer.
+pub async fn locks(State(state): State<AppState>) -> ApiResult {
+    Ok(Json(json!({"locks": state.handle.status().await?.locks})))
+}
+
+/// `POST /api/locks/{symbol}/unlock`: lifts a symbol's lock.
+///
+/// # Errors
+/// 400 for a malformed symbol, 409 when it is not locked, 503 when the engine does not answer.
+pub async fn unlock(State(state): State<AppState>, PathParam(symbol): PathParam) -> ApiResult {
+    let symbol: Symbol = symbol.parse().map_err(|e: zepix_model::ModelError| {
+        ApiError::bad_request("symbol", e.to_string()).with_expected("a symbol such as XAUUSD")
+    })?;
+    let lifted = state.handle.unlock(symbol).await?;
+    Ok(Json(json!({"unlocked": lifted})))
 }
 
 /// Answer for a route that does not exist.

@@ -37,6 +37,8 @@ pub fn router(state: AppState) -> Router {
         .route("/trades", get(api::trades))
         .route("/events", get(api::events))
         .route("/trading/{state}", post(api::set_trading))
+        .route("/locks", get(api::locks))
+        .route("/locks/{symbol}/unlock", post(api::unlock))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/", get(api::index))

@@ -141,6 +141,13 @@ CREATE TABLE shadow_decisions (
     PRIMARY KEY (signal_id, plugin)
 );
 ",
+    r"
+CREATE TABLE symbol_locks (
+    symbol TEXT PRIMARY KEY,
+    until  TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
+",
 ];
 
 /// Migration steps of a plugin's `plugin.db`.

@@ -11,6 +11,7 @@ use std::thread::JoinHandle;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, Row};
 use zepix_engine::ports::{BookState, DecisionRow, ShadowRows};
+use zepix_engine::risk::SymbolLock;
 use zepix_engine::{Outcome, PluginDb, SignalRecord, Store, StoreError, StoreOp, StoreSnapshot, TradingState};
 use zepix_model::{
     Event, Money, Order, OrderRequest, PluginId, Position, PositionId, Signal, SignalId, Symbol, Timeframe, Trade,
@@ -292,8 +293,16 @@ impl Store for SqliteStore {
                 book.realized += parse_text::<Money>("pnl", &text(row, "pnl")?)?;
                 Ok(())
             })?;
+            let symbol_locks = collect(conn, "SELECT symbol, until, reason FROM symbol_locks ORDER BY symbol", [], |row| {
+                Ok(SymbolLock {
+                    symbol: parse_text("symbol", &text(row, "symbol")?)?,
+                    until: parse_time("until", &text(row, "until")?)?,
+                    reason: text(row, "reason")?,
+                })
+            })?;
             tx.finish().map_err(db_err)?;
             Ok(StoreSnapshot {
+                symbol_locks,
                 plugin_modes,
                 shadow_books,
                 positions,

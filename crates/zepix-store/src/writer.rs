@@ -467,6 +467,21 @@ impl Writer {
                     .and_then(|mut stmt| stmt.execute(params![symbol.as_str(), price.to_string(), time_text(*at)]))
                     .map_err(sql)?;
             }
+            StoreOp::SymbolLock { symbol, lock: Some(lock) } => {
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO symbol_locks (symbol, until, reason) VALUES (?1, ?2, ?3)
+                         ON CONFLICT(symbol) DO UPDATE SET until = excluded.until, reason = excluded.reason",
+                    )
+                    .and_then(|mut stmt| stmt.execute(params![symbol.as_str(), time_text(lock.until), lock.reason]))
+                    .map_err(sql)?;
+            }
+            StoreOp::SymbolLock { symbol, lock: None } => {
+                self.conn
+                    .prepare_cached("DELETE FROM symbol_locks WHERE symbol = ?1")
+                    .and_then(|mut stmt| stmt.execute([symbol.as_str()]))
+                    .map_err(sql)?;
+            }
             StoreOp::PluginMode { plugin, mode, at } => {
                 let mode = serde_json::to_value(mode).map_err(|e| e.to_string())?;
                 self.conn
@@ -602,6 +617,7 @@ fn describe(op: &StoreOp) -> String {
         StoreOp::Price { symbol, .. } => format!("price of {symbol}"),
         StoreOp::TradingState(s) => format!("trading state {s}"),
         StoreOp::PluginMode { plugin, .. } => format!("mode of {plugin}"),
+        StoreOp::SymbolLock { symbol, .. } => format!("lock of {symbol}"),
         StoreOp::ShadowPosition(p) => format!("shadow position {} of {}", p.id, p.plugin),
         StoreOp::ShadowClosed(t) => format!("close of shadow position {} of {}", t.position.id, t.position.plugin),
         StoreOp::ShadowDecision { signal_id, .. } => format!("shadow decision on `{signal_id}`"),

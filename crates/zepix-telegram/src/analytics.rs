@@ -8,6 +8,7 @@ use plotters::prelude::*;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use zepix_engine::EngineStatus;
+use zepix_engine::risk::SymbolLock;
 use zepix_engine::shadow::{Book, ShadowReport};
 use zepix_model::{CloseReason, Money, Trade};
 
@@ -203,7 +204,22 @@ pub fn risk_text(status: &EngineStatus, daily_loss_limit: Decimal) -> String {
             exposure.iter().map(|(s, (lots, n))| row(&format!("  {s}"), 10, format_args!("{} in {n}", signed(*lots)))),
         );
     }
-    out.push(row("locks", 10, "symbol locks are not available yet"));
+    let locks: Vec<String> =
+        status.locks.iter().map(|l| format!("{} until {}", l.symbol, l.until.format("%H:%M UTC"))).collect();
+    out.push(row("locks", 10, if locks.is_empty() { "none".to_owned() } else { locks.join(", ") }));
+    out.join("\n")
+}
+
+/// The `/locks` text: each symbol in its cooldown after a stop loss.
+#[must_use]
+pub fn locks_text(locks: &[SymbolLock]) -> String {
+    if locks.is_empty() {
+        return "🔓 No symbol is locked.".into();
+    }
+    let mut out = vec!["🔒 Locked symbols (no new position until then; /unlock SYMBOL lifts one)".to_owned()];
+    out.extend(
+        locks.iter().map(|l| format!("{} until {}: {}", l.symbol, l.until.format("%Y-%m-%d %H:%M UTC"), l.reason)),
+    );
     out.join("\n")
 }
 
@@ -243,6 +259,18 @@ pub fn shadow_text(report: &ShadowReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn locks_list_each_symbol_until_when_and_why() {
+        let lock = SymbolLock {
+            symbol: zepix_model::Symbol::new("XAUUSD").unwrap(),
+            until: "2026-03-02T10:30:00Z".parse().unwrap(),
+            reason: "stop loss of #4 (exec) at 1990".into(),
+        };
+        let text = locks_text(&[lock]);
+        assert!(text.contains("XAUUSD until 2026-03-02 10:30 UTC: stop loss of #4 (exec) at 1990"), "{text}");
+        assert_eq!(locks_text(&[]), "🔓 No symbol is locked.");
+    }
 
     #[test]
     fn the_chart_is_a_png() {

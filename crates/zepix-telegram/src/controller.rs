@@ -22,9 +22,6 @@ use crate::config::Role;
 use crate::outbox::{Outbox, Outgoing};
 use crate::text::{MAX_CAPTION, MAX_MESSAGE, row, split, truncate};
 
-/// Said where a feature of the trading services has not landed yet.
-const NO_LOCKS: &str = "Symbol locks are not available yet: nothing is locked.";
-
 /// Something a button does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Action {
@@ -316,8 +313,12 @@ impl Controller {
             Cmd::Performance => return performance(&engine).await,
             Cmd::Risk => analytics::risk_text(&engine.status().await?, self.ctx.daily_loss_limit),
             Cmd::Shadow => analytics::shadow_text(&engine.shadow_report().await?),
-            Cmd::Locks => NO_LOCKS.into(),
-            Cmd::Unlock(symbol) => format!("{NO_LOCKS} ({symbol} has no lock to lift.)"),
+            Cmd::Locks => analytics::locks_text(&engine.status().await?.locks),
+            Cmd::Unlock(symbol) => match engine.unlock(symbol.clone()).await {
+                Ok(lock) => format!("🔓 {symbol} unlocked: it was locked until {} ({}).", lock.until, lock.reason),
+                Err(zepix_engine::EngineError::Refused(why)) => format!("Nothing to lift: {why}."),
+                Err(e) => return Err(e),
+            },
             Cmd::Pause => {
                 engine.set_trading_state(TradingState::Paused).await?;
                 "⏸ Trading paused: reduce-only, no new positions. /resume to trade again.".into()

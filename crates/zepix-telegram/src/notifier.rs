@@ -29,7 +29,7 @@ pub fn classify(event: &Event) -> Option<NotifyKind> {
         },
         EventKind::PluginError => NotifyKind::Error,
         EventKind::DailyLossLimit => NotifyKind::DailyLossLimit,
-        EventKind::TradingState => NotifyKind::TradingState,
+        EventKind::TradingState | EventKind::SymbolLock => NotifyKind::TradingState,
         EventKind::Notify => NotifyKind::PluginNotice,
         EventKind::DailyReset | EventKind::Engine | EventKind::Command => return None,
     })

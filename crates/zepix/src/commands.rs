@@ -291,6 +291,30 @@ pub async fn plugin_reload(config: Option<PathBuf>, id: &str, url: Option<String
     }
 }
 
+/// `zepix unlock SYMBOL`.
+pub async fn unlock(config: Option<PathBuf>, symbol: &str, url: Option<String>) -> Result<ExitCode> {
+    let config = load_config(config)?;
+    let addr = engine_addr(&config, url)?;
+    let mut client = Client::connect(addr).await?;
+    let path = format!("/api/locks/{symbol}/unlock");
+    let (status, body) = client.send(Method::POST, &path, Bytes::new(), config.server.api_token.as_deref()).await?;
+    let answer: Value = serde_json::from_slice(&body).unwrap_or_default();
+    if status == StatusCode::OK {
+        let lock = &answer["unlocked"];
+        println!(
+            "{} unlocked (it was locked until {}: {})",
+            text(&lock["symbol"]),
+            text(&lock["until"]),
+            text(&lock["reason"])
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        let why = answer["error"].as_str().map_or_else(|| String::from_utf8_lossy(&body).into_owned(), str::to_owned);
+        eprintln!("unlock of {symbol} failed ({status}): {why}");
+        Ok(ExitCode::FAILURE)
+    }
+}
+
 /// `zepix status`.
 pub async fn status(config: Option<PathBuf>, url: Option<String>) -> Result<ExitCode> {
     let config = load_config(config)?;
@@ -328,6 +352,9 @@ pub async fn status(config: Option<PathBuf>, url: Option<String>) -> Result<Exit
             text(&p["sl"]),
             text(&p["tp"])
         );
+    }
+    for l in s["locks"].as_array().cloned().unwrap_or_default() {
+        println!("locked: {} until {} ({})", text(&l["symbol"]), text(&l["until"]), text(&l["reason"]));
     }
     println!("plugins:");
     for p in plugins.as_array().cloned().unwrap_or_default() {

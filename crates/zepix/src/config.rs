@@ -111,6 +111,12 @@ impl Config {
         if let Err(e) = self.venue.validate() {
             problems.push(format!("[venue] {e}"));
         }
+        if self.risk.max_lots_per_symbol < rust_decimal::Decimal::ZERO {
+            problems.push(format!(
+                "[risk] max_lots_per_symbol = {}: expected 0 (off) or a positive number of lots",
+                self.risk.max_lots_per_symbol
+            ));
+        }
         if let Err(e) = zepix_engine::daily::DailySchedule::new(self.engine.daily_reset, &self.engine.timezone) {
             problems.push(format!("[engine] timezone: {e}"));
         }
@@ -335,6 +341,16 @@ url = "${DATABASE_URL}"
         ] {
             assert!(joined.contains(needle), "missing `{needle}` in:\n{joined}");
         }
+    }
+
+    #[test]
+    fn risk_limits_out_of_range_are_refused() {
+        let bad = Config::parse("[risk]\nsl_cooldown_minutes = -5\n", env).unwrap_err().join("\n");
+        assert!(bad.contains("[risk] invalid value: integer `-5`, expected u32"), "{bad}");
+        let bad = Config::parse("[risk]\nmax_lots_per_symbol = -1\n", env).unwrap_err().join("\n");
+        assert!(bad.contains("[risk] max_lots_per_symbol = -1: expected 0 (off) or a positive number"), "{bad}");
+        let ok = Config::parse("[risk]\nsl_cooldown_minutes = 30\nmax_lots_per_symbol = 2.5\n", env).unwrap();
+        assert_eq!(ok.risk.sl_cooldown_minutes, 30);
     }
 
     #[test]

@@ -56,6 +56,14 @@ enum Cmd {
         #[command(subcommand)]
         command: ConfigCmd,
     },
+    /// Lift a symbol's cooldown lock (set after a stop loss) in a running engine.
+    Unlock {
+        /// The symbol, e.g. XAUUSD.
+        symbol: String,
+        /// The engine's address (default: the config's bind address).
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Shadow mode: shadow plugins compared with live ones on the same signals.
     Shadow {
         #[command(subcommand)]
@@ -327,6 +335,7 @@ fn main() -> ExitCode {
             }
             Cmd::Config { command: ConfigCmd::Check { file } } => commands::config_check(file.or(config_file)),
             Cmd::Status { url } => commands::status(config_file, url).await,
+            Cmd::Unlock { symbol, url } => commands::unlock(config_file, &symbol, url).await,
             Cmd::Shadow { command: ShadowCmd::Report { url, json } } => {
                 zepix::shadow::report(config_file, url, json).await
             }
