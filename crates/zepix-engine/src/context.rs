@@ -9,7 +9,10 @@ use zepix_model::{
     CloseReason, Lots, PluginId, Position, PositionId, Price, Side, Signal, SignalId, Sizing, Symbol, Timeframe, Trade,
     Trend,
 };
-use zepix_plugin::{NotifyLevel, OrderIntent, Placed, PluginContext, Service, ServiceError, ServiceErrorCode};
+use zepix_plugin::chain::{DualPlan, ProfitChain, PyramidPlan};
+use zepix_plugin::{
+    DualPlaced, NotifyLevel, OrderIntent, Placed, PluginContext, Service, ServiceError, ServiceErrorCode,
+};
 
 use crate::metrics::ServiceMetrics;
 use crate::registry::PluginMeta;
@@ -43,20 +46,24 @@ impl<'a> Ctx<'a> {
         let result = if self.meta.allows(service.capability()) {
             f(self.services, self.meta, self.signal_id)
         } else {
-            Err(ServiceError {
-                service,
-                code: ServiceErrorCode::CapabilityDenied,
-                message: format!(
-                    "plugin {} may not use {service}: add \"{}\" to the manifest's capabilities",
-                    self.meta.id(),
-                    service.capability()
-                ),
-            })
+            Err(capability_denied(self.meta, service))
         };
         let denied = result.as_ref().err().is_some_and(|e| e.risk_code().is_some());
         let error = result.is_err() && !denied;
         self.metrics.entry(service).record(start.elapsed(), error, denied);
         result
+    }
+}
+
+fn capability_denied(meta: &PluginMeta, service: Service) -> ServiceError {
+    ServiceError {
+        service,
+        code: ServiceErrorCode::CapabilityDenied,
+        message: format!(
+            "plugin {} may not use {service}: add \"{}\" to the manifest's capabilities",
+            meta.id(),
+            service.capability()
+        ),
     }
 }
 
@@ -118,6 +125,24 @@ impl PluginContext for Ctx<'_> {
             s.emit(m.id().clone(), signal);
             Ok(())
         })
+    }
+
+    fn place_dual_order(&mut self, intent: OrderIntent, plan: DualPlan) -> Result<DualPlaced, ServiceError> {
+        // Order B starts a profit chain: the plugin needs both capabilities.
+        self.call(Service::DualOrder, |s, m, sig| {
+            if !m.allows(Service::ProfitBooking.capability()) {
+                return Err(capability_denied(m, Service::ProfitBooking));
+            }
+            s.place_dual(m, intent, plan, sig)
+        })
+    }
+
+    fn start_profit_chain(&mut self, intent: OrderIntent, plan: PyramidPlan) -> Result<ProfitChain, ServiceError> {
+        self.call(Service::ProfitBooking, |s, m, sig| s.start_chain(m, &intent, plan, sig))
+    }
+
+    fn profit_chains(&mut self) -> Result<Vec<ProfitChain>, ServiceError> {
+        self.call(Service::ProfitBooking, |s, m, _| Ok(s.chains_of(m.id())))
     }
 
     fn db_execute(&mut self, sql: &str, params: &[Value]) -> Result<usize, ServiceError> {

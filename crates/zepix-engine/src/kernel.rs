@@ -62,6 +62,8 @@ pub struct EngineStatus {
     pub trends: Vec<TrendEntry>,
     /// Symbols in their cooldown after a stop loss.
     pub locks: Vec<SymbolLock>,
+    /// Profit chains at work.
+    pub chains: Vec<zepix_plugin::chain::ProfitChain>,
 }
 
 enum CallError {
@@ -718,6 +720,21 @@ impl Kernel {
             };
             self.notify_remote(i, method, json!({"trade": trade}));
         }
+        self.open_chain_levels();
+    }
+
+    /// Opens the next level of every profit chain whose level reached its target: the chain
+    /// belongs to the engine once started, so it goes on whatever its plugin's state.
+    fn open_chain_levels(&mut self) {
+        for id in self.services.take_pending_levels() {
+            let Some(plugin) = self.services.chain(id).map(|c| c.plugin.clone()) else { continue };
+            let Some(i) = self.registry.index_of(&plugin) else {
+                self.services.end_chain(id, format!("its plugin {plugin} is not loaded"));
+                continue;
+            };
+            let meta = &self.registry.slots()[i].meta;
+            self.services.open_level(meta, id);
+        }
     }
 
     /// Calls a built-in plugin's hook. Failures are already counted by `invoke`; a hook's result
@@ -959,6 +976,7 @@ impl Kernel {
             services: self.services.health(),
             trends: self.services.trends().entries(),
             locks: self.services.risk().locks(self.services.now()),
+            chains: self.services.chains(),
         }
     }
 }
@@ -999,3 +1017,6 @@ mod remote_tests;
 
 #[cfg(test)]
 mod shadow_tests;
+
+#[cfg(test)]
+mod chain_tests;

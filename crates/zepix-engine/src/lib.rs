@@ -9,6 +9,7 @@
 //! - [`risk`]: trading state, the risk gate and lot sizing. [`trend`]: the trend manager.
 //! - [`outcome`], [`metrics`], [`config`], [`daily`], [`error`].
 
+pub mod chains;
 pub mod config;
 pub mod context;
 pub mod daily;

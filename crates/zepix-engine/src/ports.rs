@@ -12,6 +12,7 @@ use zepix_model::{
     Signal, SignalId, SignalSource, Symbol, Timeframe, Trade, Trend,
 };
 
+use crate::chains::ChainRecord;
 use crate::config::PluginMode;
 use crate::outcome::Outcome;
 use crate::risk::{RiskApproved, SymbolLock, TradingState};
@@ -237,6 +238,8 @@ pub enum StoreOp {
         /// When (the engine's clock).
         at: DateTime<Utc>,
     },
+    /// A dual order or a profit chain started or changed (upsert by id).
+    Chain(Box<ChainRecord>),
     /// A symbol's cooldown lock was set (`Some`) or lifted (`None`).
     SymbolLock {
         /// The symbol.
@@ -307,6 +310,10 @@ pub struct StoreSnapshot {
     pub shadow_books: BTreeMap<PluginId, BookState>,
     /// Symbol locks (some may have expired since).
     pub symbol_locks: Vec<SymbolLock>,
+    /// Dual orders and profit chains still at work.
+    pub chains: Vec<ChainRecord>,
+    /// Highest chain or dual order id used.
+    pub max_chain_id: u64,
 }
 
 /// A virtual book as stored: what [`Venue::restore`] needs.

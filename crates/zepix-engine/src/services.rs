@@ -13,8 +13,10 @@ use zepix_model::{
     PluginId, Position, PositionId, Price, Side, Signal, SignalId, Sizing, Symbol, SymbolSpec, SymbolTable, Timeframe,
     Trade, Trend,
 };
-use zepix_plugin::{NotifyLevel, OrderIntent, Placed, RiskCode, Service, ServiceError, ServiceErrorCode};
+use zepix_plugin::chain::{ChainStatus, DualOrder, DualPlan, ProfitChain, PyramidPlan, Target};
+use zepix_plugin::{DualPlaced, NotifyLevel, OrderIntent, Placed, RiskCode, Service, ServiceError, ServiceErrorCode};
 
+use crate::chains::{ChainRecord, Chains, Effects, Step};
 use crate::ports::{BookState, OrderTicket, PluginDb, Store, StoreOp, Venue, VenueError};
 use crate::registry::PluginMeta;
 use crate::risk::{self, Denial, OpenCounts, RiskGate, SymbolLock};
@@ -67,6 +69,10 @@ pub struct Services {
     books: BTreeMap<PluginId, Box<dyn Venue>>,
     /// Makes an empty virtual book (the paper simulator with the venue's costs).
     new_book: Option<BookFactory>,
+    /// Dual orders and profit chains at work.
+    chains: Chains,
+    /// Chains whose level reached its target: the kernel opens their next level.
+    pending_levels: Vec<u64>,
 }
 
 /// Makes an empty virtual book for a shadow plugin.
@@ -123,7 +129,287 @@ impl Services {
             shadow: HashSet::new(),
             books: BTreeMap::new(),
             new_book: None,
+            chains: Chains::default(),
+            pending_levels: Vec::new(),
         }
+    }
+
+    /// Restores the dual orders and chains at work before a restart.
+    pub fn restore_chains(&mut self, records: Vec<ChainRecord>, max_id: u64) {
+        self.chains = Chains::restore(records, max_id);
+    }
+
+    /// A live chain.
+    #[must_use]
+    pub fn chain(&self, id: u64) -> Option<&ProfitChain> {
+        self.chains.chain(id)
+    }
+
+    /// Every live chain.
+    #[must_use]
+    pub fn chains(&self) -> Vec<ProfitChain> {
+        self.chains.all()
+    }
+
+    /// A plugin's live chains.
+    #[must_use]
+    pub fn chains_of(&self, plugin: &PluginId) -> Vec<ProfitChain> {
+        self.chains.chains_of(plugin)
+    }
+
+    /// Chains waiting for their next level, taken out.
+    pub fn take_pending_levels(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.pending_levels)
+    }
+
+    fn apply_chain_effects(&mut self, fx: Effects) {
+        for record in fx.records {
+            self.ops.push(StoreOp::Chain(Box::new(record)));
+        }
+        for (plugin, message, data) in fx.events {
+            self.event(EventKind::Chain, Some(&plugin), message, data);
+        }
+        for step in fx.steps {
+            match step {
+                Step::OpenLevel(id) => self.pending_levels.push(id),
+                Step::Close { plugin, shadow, positions } => {
+                    let now = self.now();
+                    for id in positions {
+                        let venue = match self.books.get_mut(&plugin) {
+                            Some(book) if shadow => book.as_mut(),
+                            _ => self.venue.as_mut(),
+                        };
+                        if let Ok(trade) = venue.close(id, CloseReason::StopLoss, now) {
+                            self.record_close(&trade, shadow);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The order intent of one order of a chain's level: the chain's lot, its stop and the
+    /// level's target as distances from the fill (at `price`, else the last price).
+    fn level_intent(
+        &self,
+        chain: &ProfitChain,
+        level: usize,
+        price: Option<Price>,
+        comment: String,
+    ) -> Result<OrderIntent, ServiceError> {
+        let spec = self.spec(&chain.symbol, Service::ProfitBooking)?;
+        let pips = match chain.plan.target {
+            Target::Pips(p) => p,
+            Target::Money(m) => {
+                let price =
+                    price.or_else(|| self.venue_of(&chain.plugin).last_price(&chain.symbol)).ok_or_else(|| {
+                        err(
+                            Service::ProfitBooking,
+                            ServiceErrorCode::Unavailable,
+                            format!("no price for {}", chain.symbol),
+                        )
+                    })?;
+                let orders = rust_decimal::Decimal::from(chain.plan.levels[level]);
+                let per_pip = spec.value_per_lot(spec.pip_size, price) * chain.lot.value() * orders;
+                (m / per_pip).round_dp(1)
+            }
+        };
+        let level_of = |v: rust_decimal::Decimal| {
+            zepix_model::Pips::new(v)
+                .map(Level::Pips)
+                .map_err(|e| err(Service::ProfitBooking, ServiceErrorCode::InvalidRequest, e.to_string()))
+        };
+        Ok(OrderIntent {
+            symbol: chain.symbol.clone(),
+            side: chain.side,
+            size: Some(Sizing::Lots(chain.lot)),
+            price,
+            sl: Some(level_of(chain.plan.sl_pips)?),
+            tp: Some(level_of(pips)?),
+            comment,
+        })
+    }
+
+    /// Opens a level's orders; the positions that opened, and the first refusal.
+    fn open_orders(
+        &mut self,
+        meta: &PluginMeta,
+        chain: &ProfitChain,
+        level: usize,
+        price: Option<Price>,
+        signal_id: Option<&SignalId>,
+    ) -> (Vec<Placed>, Option<String>) {
+        let (mut placed, mut refused) = (Vec::new(), None);
+        for n in 0..chain.plan.levels[level] {
+            let comment = format!("chain {} level {} order {}", chain.id, level + 1, n + 1);
+            let result =
+                self.level_intent(chain, level, price, comment).and_then(|i| self.place_order(meta, i, signal_id));
+            match result {
+                Ok(p) => placed.push(p),
+                Err(e) => {
+                    refused.get_or_insert(e.message);
+                }
+            }
+        }
+        (placed, refused)
+    }
+
+    /// Ends a chain that cannot go on; its open orders stay open.
+    pub fn end_chain(&mut self, id: u64, why: String) {
+        let fx = self.chains.end(id, why, self.now());
+        self.apply_chain_effects(fx);
+    }
+
+    /// Opens the next level of a chain whose level reached its target.
+    pub fn open_level(&mut self, meta: &PluginMeta, id: u64) {
+        let now = self.now();
+        let Some(chain) = self.chains.chain(id).cloned() else { return };
+        if chain.shadow != self.is_shadow(meta.id()) {
+            self.end_chain(id, "its plugin changed between live and shadow".into());
+            return;
+        }
+        let (placed, refused) = self.open_orders(meta, &chain, chain.level + 1, None, chain.signal_id.as_ref());
+        let positions = placed.iter().map(|p| p.position.id).collect();
+        let fx = self.chains.level_opened(id, positions, refused.as_deref().unwrap_or_default(), now);
+        self.apply_chain_effects(fx);
+    }
+
+    /// Starts a profit chain: its first level's orders, sized by the intent.
+    ///
+    /// # Errors
+    /// An invalid plan, or every order of the first level refused.
+    pub fn start_chain(
+        &mut self,
+        meta: &PluginMeta,
+        intent: &OrderIntent,
+        plan: PyramidPlan,
+        signal_id: Option<&SignalId>,
+    ) -> Result<ProfitChain, ServiceError> {
+        self.start_chain_placed(meta, intent, plan, signal_id).map(|(chain, _)| chain)
+    }
+
+    fn start_chain_placed(
+        &mut self,
+        meta: &PluginMeta,
+        intent: &OrderIntent,
+        plan: PyramidPlan,
+        signal_id: Option<&SignalId>,
+    ) -> Result<(ProfitChain, Vec<Placed>), ServiceError> {
+        plan.validate().map_err(|e| err(Service::ProfitBooking, ServiceErrorCode::InvalidRequest, e))?;
+        let lot = self.intent_lots(meta, intent)?;
+        let now = self.now();
+        let id = self.chains.next_id();
+        let mut chain = ProfitChain {
+            id,
+            plugin: meta.id().clone(),
+            shadow: self.is_shadow(meta.id()),
+            symbol: intent.symbol.clone(),
+            side: intent.side,
+            signal_id: signal_id.cloned(),
+            lot,
+            plan,
+            level: 0,
+            open: Vec::new(),
+            booked: Money::ZERO,
+            status: ChainStatus::Active,
+            note: None,
+            started_at: now,
+            updated_at: now,
+        };
+        let (placed, refused) = self.open_orders(meta, &chain, 0, intent.price, signal_id);
+        if placed.is_empty() {
+            let why = refused.unwrap_or_default();
+            return Err(err(
+                Service::ProfitBooking,
+                ServiceErrorCode::Unavailable,
+                format!("no order of the first level opened: {why}"),
+            ));
+        }
+        chain.open = placed.iter().map(|p| p.position.id).collect();
+        let message = format!(
+            "profit chain {id} started: {} {} {} orders of {}",
+            chain.open.len(),
+            chain.side,
+            chain.symbol,
+            chain.lot
+        );
+        self.event(EventKind::Chain, Some(meta.id()), message, json!({"chain": id, "level": 1}));
+        let record = self.chains.start_chain(chain.clone());
+        self.ops.push(StoreOp::Chain(Box::new(record)));
+        Ok((chain, placed))
+    }
+
+    /// The lots an intent asks for: its fixed size, its risk sizing over its stop, or the
+    /// default lot.
+    fn intent_lots(&self, meta: &PluginMeta, intent: &OrderIntent) -> Result<Lots, ServiceError> {
+        let spec = self.spec(&intent.symbol, Service::Orders)?;
+        let book = self.venue_of(meta.id());
+        let reference = intent.price.or_else(|| book.last_price(&intent.symbol)).ok_or_else(|| {
+            denied(Denial { code: RiskCode::NoPrice, message: format!("no price for {}", intent.symbol) })
+        })?;
+        let sl = intent.sl.map(|l| Self::level_price(&spec, reference, intent.side, l, true)).transpose()?;
+        match intent.size {
+            Some(sizing) => risk::lot_size(&spec, book.account().balance, reference, sl, sizing).map_err(denied),
+            None => Lots::new(self.risk.config().default_lot)
+                .map_err(|e| err(Service::Orders, ServiceErrorCode::InvalidRequest, e.to_string())),
+        }
+    }
+
+    /// A dual order: order A with the intent's take profit, order B starting a profit chain.
+    ///
+    /// # Errors
+    /// An invalid plan, lots too small to split, or order A refused.
+    pub fn place_dual(
+        &mut self,
+        meta: &PluginMeta,
+        intent: OrderIntent,
+        plan: DualPlan,
+        signal_id: Option<&SignalId>,
+    ) -> Result<DualPlaced, ServiceError> {
+        plan.validate().map_err(|e| err(Service::DualOrder, ServiceErrorCode::InvalidRequest, e))?;
+        let spec = self.spec(&intent.symbol, Service::DualOrder)?;
+        let total = self.intent_lots(meta, &intent)?;
+        let split = |v: rust_decimal::Decimal| spec.round_lots(v);
+        let (Some(a_lots), Some(b_lots)) =
+            (split(total.value() * plan.split), split(total.value() - total.value() * plan.split))
+        else {
+            return Err(err(
+                Service::DualOrder,
+                ServiceErrorCode::InvalidRequest,
+                format!("{total} lots split {} cannot make two orders of at least {} lots", plan.split, spec.lot_min),
+            ));
+        };
+        let id = self.chains.next_id();
+        let a_intent =
+            OrderIntent { size: Some(Sizing::Lots(a_lots)), comment: format!("dual {id} A"), ..intent.clone() };
+        let a = self.place_order(meta, a_intent, signal_id)?;
+        let b_intent = OrderIntent { size: Some(Sizing::Lots(b_lots)), sl: None, tp: None, ..intent };
+        let (b, chain, b_refused) = match self.start_chain_placed(meta, &b_intent, plan.pyramid, signal_id) {
+            Ok((chain, mut placed)) => (placed.pop(), Some(chain), None),
+            Err(e) => (None, None, Some(e.message)),
+        };
+        let b_id = b.as_ref().map(|p| p.position.id);
+        let dual = DualOrder {
+            id,
+            plugin: meta.id().clone(),
+            shadow: self.is_shadow(meta.id()),
+            signal_id: signal_id.cloned(),
+            a: Some(a.position.id),
+            b: b_id,
+            chain: chain.as_ref().map_or(0, |c| c.id),
+        };
+        let message = format!(
+            "dual order {id}: A #{} ({a_lots}) with its target, B {} starting a profit chain",
+            a.position.id,
+            b_id.map_or_else(
+                || format!("refused ({})", b_refused.as_deref().unwrap_or_default()),
+                |b| format!("#{b} ({b_lots})")
+            )
+        );
+        self.event(EventKind::Chain, Some(meta.id()), message, json!({"dual": id}));
+        let record = self.chains.start_dual(dual);
+        self.ops.push(StoreOp::Chain(Box::new(record)));
+        Ok(DualPlaced { id, a, b, b_refused, chain })
     }
 
     /// Gives the services a way to make virtual books, which shadow mode needs.
@@ -370,6 +656,8 @@ impl Services {
         );
         let data = json!({"position": p.id, "pnl": trade.pnl, "reason": trade.reason, "shadow": shadow});
         self.event(EventKind::PositionClosed, Some(&p.plugin), message, data);
+        let fx = self.chains.on_close(trade, shadow, trade.closed_at);
+        self.apply_chain_effects(fx);
         if shadow {
             self.ops.push(StoreOp::ShadowClosed(Box::new(trade.clone())));
             return;

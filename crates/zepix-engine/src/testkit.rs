@@ -117,6 +117,13 @@ impl Store for MemStore {
                     snap.plugin_enabled.insert(plugin.clone(), *enabled);
                 }
                 StoreOp::TradingState(s) => snap.trading_state = Some(*s),
+                StoreOp::Chain(record) => {
+                    snap.max_chain_id = snap.max_chain_id.max(record.key().1);
+                    snap.chains.retain(|r| r.key() != record.key());
+                    if record.is_live() {
+                        snap.chains.push((**record).clone());
+                    }
+                }
                 StoreOp::SymbolLock { symbol, lock } => {
                     snap.symbol_locks.retain(|l| &l.symbol != symbol);
                     snap.symbol_locks.extend(lock.clone());
@@ -501,23 +508,40 @@ pub fn kernel(
     metrics: Arc<EngineMetrics>,
 ) -> (Kernel, Arc<MemStore>) {
     let store = Arc::new(MemStore::default());
+    (restarted(clock, slots, config, metrics, store.clone()), store)
+}
+
+/// A started kernel restored from what `store` recorded (open positions, realized P&L, prices,
+/// chains), as after a restart.
+#[must_use]
+pub fn restarted(
+    clock: Arc<dyn Clock>,
+    slots: Vec<PluginSlot>,
+    config: &KernelConfig,
+    metrics: Arc<EngineMetrics>,
+    store: Arc<MemStore>,
+) -> Kernel {
+    let snap = store.snapshot(clock.now()).unwrap_or_else(|e| panic!("memory snapshot: {e}"));
     let mut registry = Registry::default();
     for s in slots {
         registry.push(s);
     }
-    let services = Services::new(
+    let mut venue = SimpleVenue::new(10_000);
+    venue.restore(snap.positions, snap.realized, snap.prices, snap.max_position_id);
+    let mut services = Services::new(
         clock,
-        Box::new(SimpleVenue::new(10_000)),
+        Box::new(venue),
         RiskGate::new(config.risk.clone(), TradingState::Active),
         SymbolTable::default(),
-        store.clone(),
-        0,
+        store,
+        snap.max_order_id,
         Money::ZERO,
     )
     .with_books(Box::new(|| Box::new(SimpleVenue::new(10_000))));
+    services.restore_chains(snap.chains, snap.max_chain_id);
     let mut kernel = Kernel::new(config, registry, services, metrics).unwrap_or_else(|e| panic!("test kernel: {e}"));
-    kernel.start(&BTreeMap::new());
-    (kernel, store)
+    kernel.start(&snap.plugin_enabled);
+    kernel
 }
 
 /// A running engine over fakes: the handle, its store, and the kernel thread.

@@ -33,6 +33,8 @@ pub enum EventKind {
     Command,
     /// A symbol was locked after a stop loss, or unlocked.
     SymbolLock,
+    /// A dual order or a profit chain moved on.
+    Chain,
 }
 
 impl EventKind {
@@ -52,6 +54,7 @@ impl EventKind {
             Self::Engine => "engine",
             Self::Command => "command",
             Self::SymbolLock => "symbol_lock",
+            Self::Chain => "chain",
         }
     }
 }

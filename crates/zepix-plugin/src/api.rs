@@ -12,6 +12,7 @@ use zepix_model::{
 };
 
 use crate::capability::Service;
+use crate::chain::{DualPlan, ProfitChain, PyramidPlan};
 use crate::manifest::Manifest;
 use crate::settings::Settings;
 
@@ -248,6 +249,21 @@ impl Decision {
     }
 }
 
+/// What [`PluginContext::place_dual_order`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DualPlaced {
+    /// The dual order's id.
+    pub id: u64,
+    /// Order A.
+    pub a: Placed,
+    /// Order B, unless the risk gate refused it.
+    pub b: Option<Placed>,
+    /// Why B was refused, if it was.
+    pub b_refused: Option<String>,
+    /// The chain order B started.
+    pub chain: Option<ProfitChain>,
+}
+
 /// What an `on_signal_received` hook decided.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HookDecision {
@@ -341,6 +357,28 @@ pub trait PluginContext {
     /// # Errors
     /// Capability denied.
     fn emit_signal(&mut self, signal: Signal) -> Result<(), ServiceError>;
+
+    /// Splits an entry into order A (the intent's take profit) and order B, which starts a
+    /// profit chain (`dual_order`, and `profit_booking` for the chain).
+    ///
+    /// # Errors
+    /// Capability denied, an invalid plan, or a risk refusal of order A (a refusal of B leaves A
+    /// open and is reported in the answer).
+    fn place_dual_order(&mut self, intent: OrderIntent, plan: DualPlan) -> Result<DualPlaced, ServiceError>;
+
+    /// Opens the first level of a profit chain (`profit_booking`): `plan.levels[0]` orders of
+    /// the intent's size, each with the chain's stop and the level's target; the engine books each
+    /// level and opens the next.
+    ///
+    /// # Errors
+    /// Capability denied, an invalid plan, or a risk refusal of every order of the level.
+    fn start_profit_chain(&mut self, intent: OrderIntent, plan: PyramidPlan) -> Result<ProfitChain, ServiceError>;
+
+    /// The plugin's active profit chains (`profit_booking`).
+    ///
+    /// # Errors
+    /// Capability denied.
+    fn profit_chains(&mut self) -> Result<Vec<ProfitChain>, ServiceError>;
 
     /// Whether every timeframe's trend agrees with `side` (`trend`).
     ///

@@ -108,12 +108,26 @@ pub enum Service {
     Db,
     /// Emitting signals (strategy plugins).
     Signals,
+    /// Dual orders.
+    DualOrder,
+    /// Profit-booking chains.
+    ProfitBooking,
 }
 
 impl Service {
     /// Every service, in a stable order.
-    pub const ALL: [Self; 8] =
-        [Self::Orders, Self::Positions, Self::Risk, Self::Market, Self::Trend, Self::Notify, Self::Db, Self::Signals];
+    pub const ALL: [Self; 10] = [
+        Self::Orders,
+        Self::Positions,
+        Self::Risk,
+        Self::Market,
+        Self::Trend,
+        Self::Notify,
+        Self::Db,
+        Self::Signals,
+        Self::DualOrder,
+        Self::ProfitBooking,
+    ];
 
     /// The capability a call to this service needs.
     #[must_use]
@@ -127,6 +141,8 @@ impl Service {
             Self::Notify => Capability::Notify,
             Self::Db => Capability::Db,
             Self::Signals => Capability::Signals,
+            Self::DualOrder => Capability::DualOrder,
+            Self::ProfitBooking => Capability::ProfitBooking,
         }
     }
 
@@ -142,6 +158,8 @@ impl Service {
             Self::Notify => "notify",
             Self::Db => "db",
             Self::Signals => "signals",
+            Self::DualOrder => "dual_order",
+            Self::ProfitBooking => "profit_booking",
         }
     }
 }

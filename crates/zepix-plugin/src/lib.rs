@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod capability;
+pub mod chain;
 pub mod indicators;
 pub mod manifest;
 pub mod remote;
@@ -16,7 +17,7 @@ pub mod serve;
 pub mod settings;
 
 pub use api::{
-    BuildFn, BuiltinPlugin, Decision, DecisionKind, HookDecision, NotifyLevel, OrderIntent, Placed, Plugin,
+    BuildFn, BuiltinPlugin, Decision, DecisionKind, DualPlaced, HookDecision, NotifyLevel, OrderIntent, Placed, Plugin,
     PluginContext, PluginError, PluginResult, RiskCode, ServiceError, ServiceErrorCode,
 };
 pub use capability::{Capability, Service};

@@ -11,10 +11,11 @@ use serde_json::{Value, json};
 use zepix_model::{Level, Lots, Money, Pips, PositionId, Price, Side, Sizing, Symbol, Timeframe};
 
 use crate::api::{NotifyLevel, OrderIntent, PluginContext, ServiceError, ServiceErrorCode};
+use crate::chain::{DualPlan, PyramidPlan};
 use crate::remote::{RpcError, code};
 
 /// Methods that exist in protocol 1 but whose services are not built yet.
-const NOT_YET: &[&str] = &["market.bars", "reentry.", "dual_order.", "profit_booking.", "safety."];
+const NOT_YET: &[&str] = &["market.bars", "reentry.", "safety."];
 
 /// Runs one plugin → engine request against the plugin's context.
 ///
@@ -70,6 +71,30 @@ pub fn serve(ctx: &mut dyn PluginContext, method: &str, params: Value) -> Result
             ctx.notify(p.level.unwrap_or(NotifyLevel::Info), &p.message).map_err(service_error)?;
             Ok(Value::Null)
         }
+        "dual_order.place" => {
+            let (order, plan) = with_plan::<DualPlan>(params)?;
+            let done = ctx.place_dual_order(order.into_intent()?, plan).map_err(service_error)?;
+            let placed = |p: &crate::Placed| json!({"order": p.order, "position": p.position});
+            Ok(json!({
+                "id": done.id,
+                "a": placed(&done.a),
+                "b": done.b.as_ref().map(placed),
+                "b_refused": done.b_refused,
+                "chain": done.chain,
+            }))
+        }
+        "profit_booking.start" => {
+            let (order, plan) = with_plan::<PyramidPlan>(params)?;
+            to_json(&ctx.start_profit_chain(order.into_intent()?, plan).map_err(service_error)?)
+        }
+        "profit_booking.chains" => {
+            match &params {
+                Value::Null => {}
+                Value::Object(o) if o.is_empty() => {}
+                other => return Err(invalid(format!("profit_booking.chains takes no params, got {other}"))),
+            }
+            to_json(&ctx.profit_chains().map_err(service_error)?)
+        }
         "signals.emit" => {
             let p: EmitParams = parse(params)?;
             let body = p.signal.to_string();
@@ -115,6 +140,16 @@ fn invalid(message: impl Into<String>) -> RpcError {
 
 fn parse<T: DeserializeOwned>(params: Value) -> Result<T, RpcError> {
     serde_json::from_value(params).map_err(|e| invalid(format!("bad params: {e}")))
+}
+
+/// An order's params with an optional `plan` beside them (its defaults when absent).
+fn with_plan<P: DeserializeOwned + Default>(params: Value) -> Result<(PlaceParams, P), RpcError> {
+    let mut params = params;
+    let plan = match params.as_object_mut().and_then(|o| o.remove("plan")) {
+        Some(plan) => serde_json::from_value(plan).map_err(|e| invalid(format!("bad plan: {e}")))?,
+        None => P::default(),
+    };
+    Ok((parse(params)?, plan))
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, RpcError> {

@@ -101,6 +101,34 @@ pub fn boolean(default: bool, description: &str) -> SettingSchema {
     }
 }
 
+/// A `string` setting, one of `allowed`, with a default.
+#[must_use]
+pub fn choice(default: &str, allowed: &[&str], description: &str) -> SettingSchema {
+    SettingSchema {
+        kind: "string".into(),
+        default: Some(Value::String(default.to_owned())),
+        minimum: None,
+        maximum: None,
+        allowed: Some(allowed.iter().map(|s| Value::String((*s).to_owned())).collect()),
+        items: None,
+        description: description.into(),
+    }
+}
+
+/// An `array` of whole numbers from `minimum` to `maximum`, with a default.
+#[must_use]
+pub fn integer_list(default: &[u32], minimum: f64, maximum: f64, description: &str) -> SettingSchema {
+    SettingSchema {
+        kind: "array".into(),
+        default: Some(Value::Array(default.iter().map(|n| Value::from(*n)).collect())),
+        minimum: Some(minimum),
+        maximum: Some(maximum),
+        allowed: None,
+        items: Some("integer".into()),
+        description: description.into(),
+    }
+}
+
 /// An `array` of strings with a default.
 #[must_use]
 pub fn string_list(default: &[&str], description: &str) -> SettingSchema {

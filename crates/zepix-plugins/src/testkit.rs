@@ -11,9 +11,10 @@ use zepix_model::{
     CloseReason, Level, Lots, Money, Order, OrderId, OrderRequest, OrderStatus, PluginId, Position, PositionId, Price,
     Side, Signal, Sizing, Symbol, Timeframe, Trade, Trend,
 };
+use zepix_plugin::chain::{ChainStatus, DualPlan, ProfitChain, PyramidPlan};
 use zepix_plugin::{
-    BuiltinPlugin, Capability, Manifest, NotifyLevel, OrderIntent, Placed, Plugin, PluginContext, RiskCode, Service,
-    ServiceError, ServiceErrorCode, Settings,
+    BuiltinPlugin, Capability, DualPlaced, Manifest, NotifyLevel, OrderIntent, Placed, Plugin, PluginContext, RiskCode,
+    Service, ServiceError, ServiceErrorCode, Settings,
 };
 
 /// The symbol most tests trade.
@@ -90,6 +91,7 @@ pub struct FakeContext {
     pub notes: Vec<(NotifyLevel, String)>,
     /// Signals emitted.
     pub emitted: Vec<Signal>,
+    pub chains: Vec<ProfitChain>,
 }
 
 impl FakeContext {
@@ -109,7 +111,31 @@ impl FakeContext {
             trend_queries: Vec::new(),
             notes: Vec::new(),
             emitted: Vec::new(),
+            chains: Vec::new(),
         }
+    }
+
+    /// Records a chain over positions just placed, as the engine would start it.
+    fn chain(&mut self, intent: &OrderIntent, plan: PyramidPlan, open: Vec<PositionId>, lot: Lots) -> ProfitChain {
+        let chain = ProfitChain {
+            id: u64::try_from(self.chains.len()).unwrap_or(0) + 1,
+            plugin: self.plugin.clone(),
+            shadow: false,
+            symbol: intent.symbol.clone(),
+            side: intent.side,
+            signal_id: None,
+            lot,
+            plan,
+            level: 0,
+            open,
+            booked: Money::ZERO,
+            status: ChainStatus::Active,
+            note: None,
+            started_at: now(),
+            updated_at: now(),
+        };
+        self.chains.push(chain.clone());
+        chain
     }
 
     /// A context granting exactly what `manifest` declares.
@@ -333,6 +359,38 @@ impl PluginContext for FakeContext {
         self.check(Service::Signals)?;
         self.emitted.push(signal);
         Ok(())
+    }
+
+    fn place_dual_order(&mut self, intent: OrderIntent, plan: DualPlan) -> Result<DualPlaced, ServiceError> {
+        self.check(Service::DualOrder)?;
+        self.check(Service::ProfitBooking)?;
+        plan.validate().map_err(|message| ServiceError {
+            service: Service::DualOrder,
+            code: ServiceErrorCode::InvalidRequest,
+            message,
+        })?;
+        let a = self.place_order(OrderIntent { comment: "dual A".into(), ..intent.clone() })?;
+        let b = self.place_order(OrderIntent { tp: None, comment: "dual B".into(), ..intent.clone() })?;
+        let chain = self.chain(&intent, plan.pyramid, vec![b.position.id], b.position.lots);
+        Ok(DualPlaced { id: chain.id, a, b: Some(b), b_refused: None, chain: Some(chain) })
+    }
+
+    fn start_profit_chain(&mut self, intent: OrderIntent, plan: PyramidPlan) -> Result<ProfitChain, ServiceError> {
+        self.check(Service::ProfitBooking)?;
+        let mut open = Vec::new();
+        let mut lot = None;
+        for _ in 0..plan.levels.first().copied().unwrap_or(1) {
+            let placed = self.place_order(intent.clone())?;
+            lot = Some(placed.position.lots);
+            open.push(placed.position.id);
+        }
+        let lot = lot.unwrap_or_else(|| Lots::new(Decimal::ONE).unwrap());
+        Ok(self.chain(&intent, plan, open, lot))
+    }
+
+    fn profit_chains(&mut self) -> Result<Vec<ProfitChain>, ServiceError> {
+        self.check(Service::ProfitBooking)?;
+        Ok(self.chains.clone())
     }
 
     fn db_execute(&mut self, _sql: &str, _params: &[Value]) -> Result<usize, ServiceError> {

@@ -148,6 +148,16 @@ CREATE TABLE symbol_locks (
     reason TEXT NOT NULL
 );
 ",
+    r"
+CREATE TABLE chains (
+    kind   TEXT NOT NULL,
+    id     INTEGER NOT NULL,
+    plugin TEXT NOT NULL,
+    live   INTEGER NOT NULL,
+    data   TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
+);
+",
 ];
 
 /// Migration steps of a plugin's `plugin.db`.

@@ -300,8 +300,14 @@ impl Store for SqliteStore {
                     reason: text(row, "reason")?,
                 })
             })?;
+            let chains = collect(conn, "SELECT data FROM chains WHERE live = 1 ORDER BY kind, id", [], |row| {
+                parse_json("data", &text(row, "data")?)
+            })?;
+            let max_chain_id = max_id(conn, "SELECT MAX(id) FROM chains")?;
             tx.finish().map_err(db_err)?;
             Ok(StoreSnapshot {
+                chains,
+                max_chain_id,
                 symbol_locks,
                 plugin_modes,
                 shadow_books,

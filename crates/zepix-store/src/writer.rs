@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use rusqlite::{Connection, params};
 use rust_decimal::Decimal;
+use zepix_engine::chains::ChainRecord;
 use zepix_engine::{StoreError, StoreOp};
 use zepix_model::{PluginId, Position, Trade};
 
@@ -467,6 +468,23 @@ impl Writer {
                     .and_then(|mut stmt| stmt.execute(params![symbol.as_str(), price.to_string(), time_text(*at)]))
                     .map_err(sql)?;
             }
+            StoreOp::Chain(record) => {
+                let (kind, id) = record.key();
+                let plugin = match &**record {
+                    ChainRecord::Profit(c) => c.plugin.as_str(),
+                    ChainRecord::Dual(d) => d.plugin.as_str(),
+                };
+                let data = serde_json::to_string(record).map_err(|e| e.to_string())?;
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO chains (kind, id, plugin, live, data) VALUES (?1, ?2, ?3, ?4, ?5)
+                         ON CONFLICT(kind, id) DO UPDATE SET live = excluded.live, data = excluded.data",
+                    )
+                    .and_then(|mut stmt| {
+                        stmt.execute(params![kind, to_i64("chain id", id)?, plugin, record.is_live(), data])
+                    })
+                    .map_err(sql)?;
+            }
             StoreOp::SymbolLock { symbol, lock: Some(lock) } => {
                 self.conn
                     .prepare_cached(
@@ -618,6 +636,7 @@ fn describe(op: &StoreOp) -> String {
         StoreOp::TradingState(s) => format!("trading state {s}"),
         StoreOp::PluginMode { plugin, .. } => format!("mode of {plugin}"),
         StoreOp::SymbolLock { symbol, .. } => format!("lock of {symbol}"),
+        StoreOp::Chain(record) => format!("{} chain {}", record.key().0, record.key().1),
         StoreOp::ShadowPosition(p) => format!("shadow position {} of {}", p.id, p.plugin),
         StoreOp::ShadowClosed(t) => format!("close of shadow position {} of {}", t.position.id, t.position.plugin),
         StoreOp::ShadowDecision { signal_id, .. } => format!("shadow decision on `{signal_id}`"),

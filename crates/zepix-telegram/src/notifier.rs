@@ -30,6 +30,7 @@ pub fn classify(event: &Event) -> Option<NotifyKind> {
         EventKind::PluginError => NotifyKind::Error,
         EventKind::DailyLossLimit => NotifyKind::DailyLossLimit,
         EventKind::TradingState | EventKind::SymbolLock => NotifyKind::TradingState,
+        EventKind::Chain => NotifyKind::PluginNotice,
         EventKind::Notify => NotifyKind::PluginNotice,
         EventKind::DailyReset | EventKind::Engine | EventKind::Command => return None,
     })

@@ -171,6 +171,7 @@ pub async fn start(
         snapshot.realized_today,
     )
     .with_books(Box::new(move || Box::new(PaperVenue::new(paper.clone(), book_symbols.clone()))));
+    services.restore_chains(snapshot.chains.clone(), snapshot.max_chain_id);
     for (plugin, book) in &snapshot.shadow_books {
         services.restore_book(plugin.clone(), book.clone()).map_err(anyhow::Error::msg)?;
     }

@@ -353,6 +353,19 @@ pub async fn status(config: Option<PathBuf>, url: Option<String>) -> Result<Exit
             text(&p["tp"])
         );
     }
+    for c in s["chains"].as_array().cloned().unwrap_or_default() {
+        let levels = c["plan"]["levels"].as_array().map_or(0, Vec::len);
+        println!(
+            "chain {} [{}]: {} {} level {} of {levels}, {} open, booked {}",
+            text(&c["id"]),
+            text(&c["plugin"]),
+            text(&c["side"]),
+            text(&c["symbol"]),
+            c["level"].as_u64().unwrap_or(0) + 1,
+            c["open"].as_array().map_or(0, Vec::len),
+            text(&c["booked"])
+        );
+    }
     for l in s["locks"].as_array().cloned().unwrap_or_default() {
         println!("locked: {} until {} ({})", text(&l["symbol"]), text(&l["until"]), text(&l["reason"]));
     }

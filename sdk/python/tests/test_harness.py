@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from zepix_sdk import (
-    CapabilityDenied, LogicPlugin, NotFound, PluginError, RiskRejected, Signal, StrategyPlugin,
+    CapabilityDenied, InvalidParams, LogicPlugin, NotFound, PluginError, RiskRejected, Signal, StrategyPlugin,
 )
 from zepix_sdk.base import overridden_hooks
 from zepix_sdk.dispatch import Dispatcher, normalize_decision
@@ -240,6 +240,52 @@ default = ["1h"]
             h.hit_tp(a["id"])
             h.hit_sl(b["id"])
             self.assertEqual(h.plugin.hits, [("tp", "20.00"), ("sl", "-5.00")])
+
+
+class Pyramid(LogicPlugin):
+    """Dual orders for buys, a profit chain for sells."""
+
+    def process_entry_signal(self, signal):
+        if signal.side == "buy":
+            done = self.services.dual_order.place(signal.symbol, "buy", lot=signal.get("lot"), price=signal.price,
+                                                  tp=signal.tp_prices[0], levels=[1, 2], target_pips=10, sl_pips=10)
+            return self.executed(orders=[done["a"]["order"]["id"], done["b"]["order"]["id"]])
+        chain = self.services.profit_booking.start(signal.symbol, "sell", lot="0.1", price=signal.price,
+                                                   levels=[2, 4], target_pips=15, sl_pips=5)
+        return self.executed(reason=f"chain {chain['id']} with {len(self.services.profit_booking.chains())} active")
+
+
+class ChainServicesTest(unittest.TestCase):
+    def test_dual_order_and_profit_chain_requests(self):
+        with PluginHarness(Pyramid) as h:
+            decision = h.send({"symbol": "XAUUSD", "side": "buy", "price": 2000, "tp": 2005, "lot": 0.2})
+            self.assertEqual(decision["kind"], "executed")
+            a, b = h.positions
+            self.assertEqual((a["lots"], a["tp"]), ("0.10", "2005"))
+            self.assertEqual((b["lots"], b["tp"], b["sl"]), ("0.10", "2001.0", "1999.0"))
+            method, params = h.engine.requests[-1]
+            self.assertEqual(method, "dual_order.place")
+            self.assertEqual(params["plan"], {"split": "0.5", "pyramid": {
+                "levels": [1, 2], "target": {"pips": "10"}, "sl_pips": "10"}})
+            decision = h.send({"symbol": "XAUUSD", "side": "sell", "price": 2000})
+            self.assertEqual(decision["reason"], "chain 2 with 2 active")
+            self.assertEqual([p["tp"] for p in h.positions[2:]], ["1998.5", "1998.5"])
+
+    def test_a_bad_plan_is_refused(self):
+        code = '''
+        from zepix_sdk import LogicPlugin
+
+        class Plugin(LogicPlugin):
+            def process_entry_signal(self, signal):
+                self.services.dual_order.place(signal.symbol, "buy", lot="0.2", price=2000, levels=[2, 4])
+                return self.ignore()
+        '''
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = make_plugin(Path(tmp), code, plugin_id="badplan", capabilities=["orders", "dual_order", "profit_booking"])
+            with PluginHarness(folder) as h:
+                with self.assertRaisesRegex(InvalidParams, "the first level is order B alone"):
+                    h.send({"symbol": "XAUUSD", "side": "buy"})
+                self.assertEqual(h.positions, [])
 
 
 class DeferredPlaceTest(unittest.TestCase):

@@ -317,12 +317,69 @@ class Signals(_Service):
         return self._rt.request("signals.emit", {"signal": dict(signal)})
 
 
+def _plan(levels: Iterable[int], target_pips: Any, target_money: Any, sl_pips: Any) -> dict:
+    """A chain plan; the target is 20 pips when neither ``target_pips`` nor ``target_money`` is given."""
+    if target_pips is not None and target_money is not None:
+        raise ValueError("give at most one of target_pips and target_money")
+    target = {"money": num(target_money)} if target_money is not None else {"pips": num(target_pips or 20)}
+    return {"levels": [int(n) for n in levels], "target": target, "sl_pips": num(sl_pips)}
+
+
+class ProfitBooking(_Service):
+    """``profit_booking.*`` (capability ``profit_booking``): pyramid chains the engine runs.
+    Each level's orders get the chain's stop and the level's target; when every order of a level
+    reaches its target the level is booked and the next one opens with more orders; a stop ends
+    the chain; after the last level it is complete."""
+
+    __slots__ = ()
+
+    def start(self, symbol: str, side: str, lot: Any = None, risk_pct: Any = None, risk_amount: Any = None,
+              price: Any = None, sl: Any = None, levels: Iterable[int] = (1, 2, 4, 8, 16),
+              target_pips: Any = None, target_money: Any = None, sl_pips: Any = 20) -> dict:
+        """Opens the chain's first level (``levels[0]`` orders of the given size); returns the
+        chain (``id``, ``level``, ``open``, ``booked``, ``status``…). ``sl`` only sizes a
+        ``risk_pct``/``risk_amount`` order; the orders' stop is ``sl_pips``."""
+        params = Orders(self._rt).intent(symbol, side, lot, risk_pct, risk_amount, price, sl, None, None, None, "")
+        signal_id = self._rt.current_signal_id
+        if signal_id is not None:
+            params["signal_id"] = signal_id
+        params["plan"] = _plan(levels, target_pips, target_money, sl_pips)
+        return self._rt.request("profit_booking.start", params)
+
+    def chains(self) -> list:
+        """The plugin's active chains."""
+        return self._rt.request("profit_booking.chains", {})
+
+
+class DualOrder(_Service):
+    """``dual_order.*`` (capabilities ``dual_order`` and ``profit_booking``)."""
+
+    __slots__ = ()
+
+    def place(self, symbol: str, side: str, lot: Any = None, risk_pct: Any = None, risk_amount: Any = None,
+              price: Any = None, sl: Any = None, tp: Any = None, split: Any = "0.5",
+              levels: Iterable[int] = (1, 2, 4, 8, 16), target_pips: Any = None, target_money: Any = None,
+              sl_pips: Any = 20) -> dict:
+        """Splits an entry: order A (``split`` of the lots) keeps ``tp``; order B starts a
+        profit chain (``levels[0]`` must be 1). Returns ``{"id", "a", "b", "b_refused", "chain"}``."""
+        params = Orders(self._rt).intent(symbol, side, lot, risk_pct, risk_amount, price, sl, tp, None, None, "")
+        signal_id = self._rt.current_signal_id
+        if signal_id is not None:
+            params["signal_id"] = signal_id
+        params["plan"] = {
+            "split": num(split),
+            "pyramid": _plan(levels, target_pips, target_money, sl_pips),
+        }
+        return self._rt.request("dual_order.place", params)
+
+
 class Services:
     """Every service, as ``self.services.orders``, ``.positions``, ``.risk``, ``.market``,
-    ``.trend``, ``.notify`` and ``.signals``; ``call(method, **params)`` reaches any other
-    protocol method (``reentry.*``…) as is."""
+    ``.trend``, ``.notify``, ``.signals``, ``.dual_order`` and ``.profit_booking``;
+    ``call(method, **params)`` reaches any other protocol method (``reentry.*``…) as is."""
 
-    __slots__ = ("_rt", "orders", "positions", "risk", "market", "trend", "notify", "signals")
+    __slots__ = ("_rt", "orders", "positions", "risk", "market", "trend", "notify", "signals", "dual_order",
+                 "profit_booking")
 
     def __init__(self, runtime: Any) -> None:
         self._rt = runtime
@@ -333,6 +390,8 @@ class Services:
         self.trend = Trend(runtime)
         self.notify = Notify(runtime)
         self.signals = Signals(runtime)
+        self.dual_order = DualOrder(runtime)
+        self.profit_booking = ProfitBooking(runtime)
 
     def call(self, method: str, **params: Any) -> Any:
         """A raw protocol call: ``self.services.call("reentry.start", position_id=7)``."""

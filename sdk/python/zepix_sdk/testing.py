@@ -240,6 +240,11 @@ _PARAMS = {
     "trend.aligned": {"symbol", "side", "timeframes"},
     "notify.send": {"level", "message"},
     "signals.emit": {"signal"},
+    "dual_order.place": {"symbol", "side", "lot", "risk_pct", "risk_amount", "price", "sl", "tp", "comment",
+                         "signal_id", "plan"},
+    "profit_booking.start": {"symbol", "side", "lot", "risk_pct", "risk_amount", "price", "sl", "comment",
+                             "signal_id", "plan"},
+    "profit_booking.chains": set(),
 }
 _REQUIRED = {
     "orders.place": ("symbol", "side"),
@@ -252,6 +257,8 @@ _REQUIRED = {
     "trend.aligned": ("symbol", "side", "timeframes"),
     "notify.send": ("message",),
     "signals.emit": ("signal",),
+    "dual_order.place": ("symbol", "side"),
+    "profit_booking.start": ("symbol", "side"),
 }
 
 
@@ -290,6 +297,7 @@ class FakeEngine:
         self.logs: list[dict] = []
         self.requests: list[tuple[str, dict]] = []
         self.placed_queue: list[dict] = []
+        self.chains: list[dict] = []
         self._next_id = 1
         self._refusals: list[tuple[str, str]] = []
         self.in_signal = False
@@ -544,6 +552,66 @@ class FakeEngine:
     def _signals_emit(self, p: dict) -> None:
         self.emitted.append(p["signal"])
         return None
+
+    # Chains: the test engine opens a chain's first level as the engine does; levels advance in
+    # the engine, on its prices.
+
+    def _chain_plan(self, plan: Any) -> dict:
+        plan = dict(plan or {})
+        levels = plan.get("levels", [1, 2, 4, 8, 16])
+        if not levels or any(int(n) < 1 for n in levels):
+            raise E.InvalidParams(E.INVALID_PARAMS, f"levels: {levels} needs one or more levels of at least 1 order")
+        plan.setdefault("target", {"pips": "20"})
+        plan.setdefault("sl_pips", "20")
+        plan["levels"] = [int(n) for n in levels]
+        return plan
+
+    def _start_chain(self, p: dict, plan: dict) -> dict:
+        target = plan["target"]
+        if "pips" not in target:
+            raise E.Unavailable(E.UNAVAILABLE, "money targets are worked out by the engine, not the test engine")
+        order = {k: p[k] for k in ("symbol", "side", "lot", "risk_pct", "risk_amount", "price", "sl", "signal_id")
+                 if p.get(k) is not None}
+        placed = []
+        for n in range(plan["levels"][0]):
+            args = dict(order, sl={"pips": plan["sl_pips"]}, tp={"pips": target["pips"]},
+                        comment=f"chain level 1 order {n + 1}")
+            placed.append(self._orders_place(args))
+        first = placed[0]["position"]
+        chain = {
+            "id": len(self.chains) + 1, "plugin": self.plugin_id, "shadow": False, "symbol": first["symbol"],
+            "side": first["side"], "signal_id": p.get("signal_id"), "lot": first["lots"], "plan": plan,
+            "level": 0, "open": [x["position"]["id"] for x in placed], "booked": "0", "status": "active",
+            "note": None, "started_at": first["opened_at"], "updated_at": first["opened_at"],
+        }
+        self.chains.append(chain)
+        return chain
+
+    def _profit_booking_start(self, p: dict) -> dict:
+        return self._start_chain(p, self._chain_plan(p.get("plan")))
+
+    def _profit_booking_chains(self, p: dict) -> list:
+        return [c for c in self.chains if c["status"] == "active"]
+
+    def _dual_order_place(self, p: dict) -> dict:
+        plan = dict(p.get("plan") or {})
+        split = D(str(plan.get("split", "0.5")))
+        if not D(0) < split < D(1):
+            raise E.InvalidParams(E.INVALID_PARAMS, f"split: {split} is not between 0 and 1")
+        pyramid = self._chain_plan(plan.get("pyramid"))
+        if pyramid["levels"][0] != 1:
+            raise E.InvalidParams(E.INVALID_PARAMS, "pyramid.levels: the first level is order B alone (1)")
+        spec = self.spec(symbol_name(p["symbol"]))
+        lots = self._dec(p, "lot") if p.get("lot") is not None else self.default_lot
+        step = spec.lot_step if spec.lot_step > 0 else D("0.01")
+        a_lots = (lots * split / step).to_integral_value(rounding="ROUND_FLOOR") * step
+        b_lots = lots - a_lots
+        a = self._orders_place(dict({k: v for k, v in p.items() if k != "plan"}, lot=str(a_lots), comment="dual A"))
+        b_params = {k: v for k, v in p.items() if k not in ("plan", "tp", "sl")}
+        chain = self._start_chain(dict(b_params, lot=str(b_lots)), pyramid)
+        b = {"order": next(o for o in self.orders if o["id"] == chain["open"][0]),
+             "position": next(x for x in self.positions if x["id"] == chain["open"][0])}
+        return {"id": chain["id"], "a": a, "b": b, "b_refused": None, "chain": chain}
 
 
 # -- the harness -----------------------------------------------------------------------------

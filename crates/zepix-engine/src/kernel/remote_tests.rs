@@ -160,7 +160,7 @@ fn a_request_outside_the_capabilities_or_not_in_protocol_1_is_refused() {
     );
     assert_eq!(ask(&mut rig, "orders.teleport", json!({})).code, code::METHOD_NOT_FOUND);
     assert_eq!(ask(&mut rig, "orders.place", json!({"symbol": "XAUUSD"})).code, code::INVALID_PARAMS);
-    assert_eq!(ask(&mut rig, "dual_order.open", json!({})).code, code::UNAVAILABLE);
+    assert_eq!(ask(&mut rig, "reentry.start", json!({})).code, code::UNAVAILABLE);
     let huge = json!({"symbol": "XAUUSD", "side": "buy", "lot": "500", "price": "2000"});
     let refused = ask(&mut rig, "orders.place", huge);
     assert_eq!((refused.code, refused.risk_code()), (code::RISK_REJECTED, Some("lot_above_max")));
@@ -303,4 +303,42 @@ fn a_process_plugin_in_shadow_decides_later_on_its_own_book() {
         rows.shadow_decisions.iter().map(|d| (d.outcome.plugin.as_ref().unwrap().as_str(), d.outcome.status)).collect();
     assert_eq!(decided, [("py", OutcomeStatus::Executed)]);
     assert_eq!(rig.stored("b1").unwrap().plugin.as_ref().map(PluginId::as_str), Some("exec"), "one outcome per signal");
+}
+
+#[test]
+fn a_process_plugin_places_dual_orders_and_lists_its_chains_over_the_protocol() {
+    let wire = Wire::default();
+    let clock = TestClock::new("2026-03-02T10:00:00Z".parse().unwrap());
+    let mut py = remote_plugin("py", "PY", &[], &wire);
+    py.meta.manifest.capabilities.extend([Capability::DualOrder, Capability::ProfitBooking]);
+    let (kernel, store) = kernel(Arc::new(clock.clone()), vec![py], &KernelConfig::default(), Arc::default());
+    let mut rig = Rig { kernel, store, clock, wire, seq: 0 };
+    let mut ask = |method: &str, params: Value| {
+        rig.event(RemoteEvent::Request {
+            token: RequestToken { generation: 1, id: json!(1) },
+            method: method.into(),
+            params,
+        });
+        rig.wire.answers.lock().unwrap().pop().unwrap().1
+    };
+    let plan = json!({"split": "0.5", "pyramid": {"levels": [1, 2], "target": {"pips": 10}, "sl_pips": 10}});
+    let done = ask(
+        "dual_order.place",
+        json!({"symbol": "XAUUSD", "side": "buy", "lot": "0.2", "price": "2000", "tp": "2005", "plan": plan}),
+    )
+    .unwrap();
+    assert_eq!(
+        (done["a"]["position"]["tp"].as_str(), done["b"]["position"]["tp"].as_str()),
+        (Some("2005"), Some("2001")),
+        "{done}"
+    );
+    assert_eq!(done["chain"]["plan"]["levels"], json!([1, 2]));
+    let chains = ask("profit_booking.chains", json!({})).unwrap();
+    assert_eq!(chains.as_array().map(Vec::len), Some(1));
+    let bad =
+        ask("profit_booking.start", json!({"symbol": "XAUUSD", "side": "buy", "plan": {"levels": []}})).unwrap_err();
+    assert_eq!(bad.code, code::INVALID_PARAMS, "{bad:?}");
+    let typo =
+        ask("profit_booking.start", json!({"symbol": "XAUUSD", "side": "buy", "plan": {"level": [1]}})).unwrap_err();
+    assert!(typo.message.contains("bad plan"), "{typo:?}");
 }

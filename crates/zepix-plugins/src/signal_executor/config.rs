@@ -1,28 +1,106 @@
-//! Settings of `signal_executor`: none. The empty config still goes through the same parse so a
-//! stray key is an error rather than silently ignored.
+//! Settings of `signal_executor`: how an entry becomes orders. A stray key is an error rather
+//! than silently ignored.
 
 use std::collections::BTreeMap;
 
+use rust_decimal::Decimal;
 use serde::Deserialize;
+use serde_json::json;
+use zepix_plugin::chain::{DualPlan, PyramidPlan, Target};
 use zepix_plugin::{SettingSchema, Settings};
 
-/// The (empty) settings of `signal_executor`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+use crate::common::{choice, integer_list, number};
+
+/// How an entry is traded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OrderMode {
+    /// One order with the alert's levels.
+    Single,
+    /// A dual order: A keeps the alert's take profit, B starts a profit chain.
+    Dual,
+    /// A profit chain from the first level.
+    Pyramid,
+}
+
+/// The settings of `signal_executor`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ExecutorConfig {}
+pub struct ExecutorConfig {
+    /// How an entry is traded.
+    pub order_mode: OrderMode,
+    /// Share of a dual order's lots for order A.
+    pub dual_split: Decimal,
+    /// Orders per level of a profit chain.
+    pub pyramid_levels: Vec<u32>,
+    /// Each level's target, in pips from its entry.
+    pub level_target_pips: Decimal,
+    /// The chain's stop, in pips against each level's entry.
+    pub chain_sl_pips: Decimal,
+}
 
 impl ExecutorConfig {
     /// Parses validated settings.
     ///
     /// # Errors
-    /// When any setting is given.
+    /// When the settings do not fit, or the chain they describe is not valid.
     pub fn from_settings(settings: &Settings) -> Result<Self, String> {
-        settings.parse()
+        let config: Self = settings.parse()?;
+        match config.order_mode {
+            OrderMode::Dual => config.dual_plan().validate()?,
+            OrderMode::Pyramid => config.pyramid().validate()?,
+            OrderMode::Single => {}
+        }
+        Ok(config)
+    }
+
+    /// The profit chain the settings describe.
+    #[must_use]
+    pub fn pyramid(&self) -> PyramidPlan {
+        PyramidPlan {
+            levels: self.pyramid_levels.clone(),
+            target: Target::Pips(self.level_target_pips),
+            sl_pips: self.chain_sl_pips,
+        }
+    }
+
+    /// The dual order the settings describe.
+    #[must_use]
+    pub fn dual_plan(&self) -> DualPlan {
+        DualPlan { split: self.dual_split, pyramid: self.pyramid() }
     }
 }
 
-/// The settings schema: empty.
+/// The settings schema.
 #[must_use]
 pub fn schema() -> BTreeMap<String, SettingSchema> {
-    BTreeMap::new()
+    BTreeMap::from([
+        (
+            "order_mode".to_owned(),
+            choice(
+                "single",
+                &["single", "dual", "pyramid"],
+                "single: one order with the alert's levels; dual: order A keeps the alert's take profit and \
+                 order B starts a profit chain; pyramid: a profit chain from the first level.",
+            ),
+        ),
+        ("dual_split".to_owned(), number(json!(0.5), 0.05, 0.95, "Share of a dual order's lots for order A.")),
+        (
+            "pyramid_levels".to_owned(),
+            integer_list(
+                &[1, 2, 4, 8, 16],
+                1.0,
+                64.0,
+                "Orders per level of a profit chain (a dual order's B is the first level: 1).",
+            ),
+        ),
+        (
+            "level_target_pips".to_owned(),
+            number(json!(20), 0.1, 100_000.0, "Each chain level's profit target, in pips from the level's entry."),
+        ),
+        (
+            "chain_sl_pips".to_owned(),
+            number(json!(20), 0.1, 100_000.0, "The chain's stop, in pips against each level's entry."),
+        ),
+    ])
 }

@@ -16,8 +16,14 @@ pub const ID: &str = "signal_executor";
 /// Routing strategy.
 pub const STRATEGY: &str = "SIGNAL_EXECUTOR";
 /// Services it calls.
-pub const CAPABILITIES: &[Capability] =
-    &[Capability::Orders, Capability::Positions, Capability::Risk, Capability::MarketData];
+pub const CAPABILITIES: &[Capability] = &[
+    Capability::Orders,
+    Capability::Positions,
+    Capability::Risk,
+    Capability::MarketData,
+    Capability::DualOrder,
+    Capability::ProfitBooking,
+];
 
 /// The manifest, as code.
 #[must_use]
@@ -38,11 +44,10 @@ pub fn manifest() -> Manifest {
     .into_manifest()
 }
 
-/// Builds the plugin; it takes no settings.
+/// Builds the plugin from its settings.
 ///
 /// # Errors
-/// When settings are given anyway (the engine's schema check refuses them first).
+/// When the settings do not fit or describe an invalid chain.
 pub fn build(settings: &Settings) -> Result<Box<dyn Plugin>, String> {
-    ExecutorConfig::from_settings(settings)?;
-    Ok(Box::new(SignalExecutor))
+    Ok(Box::new(SignalExecutor::new(ExecutorConfig::from_settings(settings)?)))
 }

@@ -3,17 +3,43 @@
 use zepix_model::Signal;
 use zepix_plugin::{Decision, Plugin, PluginContext, PluginResult};
 
+use super::config::{ExecutorConfig, OrderMode};
 use crate::common::{entry_intent, place};
 
 /// The `signal_executor` plugin. Exits and reversals use the trait's defaults.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SignalExecutor;
+#[derive(Debug, Clone)]
+pub struct SignalExecutor {
+    config: ExecutorConfig,
+}
+
+impl SignalExecutor {
+    /// The executor with its settings.
+    #[must_use]
+    pub const fn new(config: ExecutorConfig) -> Self {
+        Self { config }
+    }
+}
 
 impl Plugin for SignalExecutor {
     fn process_entry_signal(&mut self, signal: &Signal, ctx: &mut dyn PluginContext) -> PluginResult<Decision> {
-        match entry_intent(signal) {
-            Ok(intent) => place(intent, ctx),
-            Err(rejection) => Ok(rejection),
+        let intent = match entry_intent(signal) {
+            Ok(intent) => intent,
+            Err(rejection) => return Ok(rejection),
+        };
+        match self.config.order_mode {
+            OrderMode::Single => place(intent, ctx),
+            OrderMode::Dual => {
+                let done = ctx.place_dual_order(intent, self.config.dual_plan())?;
+                let orders = std::iter::once(done.a.order.id).chain(done.b.map(|b| b.order.id)).collect();
+                Ok(Decision::executed(orders, Vec::new()))
+            }
+            OrderMode::Pyramid => {
+                let chain = ctx.start_profit_chain(intent, self.config.pyramid())?;
+                Ok(Decision {
+                    reason: Some(format!("profit chain {}", chain.id)),
+                    ..Decision::executed(Vec::new(), Vec::new())
+                })
+            }
         }
     }
 }

@@ -54,13 +54,45 @@ fn reversal_closes_then_enters_and_exit_closes() {
 }
 
 #[test]
-fn declares_no_trend_or_notify_and_takes_no_settings() {
+fn declares_no_trend_or_notify_and_refuses_unknown_or_bad_settings() {
     let manifest = super::manifest();
     let services: Vec<Service> = Service::ALL.into_iter().filter(|s| manifest.allows(s.capability())).collect();
-    assert_eq!(services, [Service::Orders, Service::Positions, Service::Risk, Service::Market]);
+    assert_eq!(
+        services,
+        [
+            Service::Orders,
+            Service::Positions,
+            Service::Risk,
+            Service::Market,
+            Service::DualOrder,
+            Service::ProfitBooking
+        ]
+    );
     assert!(manifest.timeframes.is_empty(), "any timeframe");
     let given = json!({"adx_threshold": 25}).as_object().cloned().unwrap();
     let errors = Settings::validate(&manifest.settings_schema, &given).unwrap_err();
-    assert!(errors[0].message.contains("takes no settings"), "{}", errors[0].message);
+    assert!(errors[0].message.contains("unknown setting"), "{}", errors[0].message);
+    let mode = json!({"order_mode": "triple"}).as_object().cloned().unwrap();
+    assert!(Settings::validate(&manifest.settings_schema, &mode).is_err());
+    let bad_chain = json!({"order_mode": "dual", "pyramid_levels": [2, 4]}).as_object().cloned().unwrap();
+    let settings = Settings::validate(&manifest.settings_schema, &bad_chain).unwrap();
+    let err = super::build(&settings).err().unwrap();
+    assert!(err.contains("the first level is order B alone"), "{err}");
     assert!(super::build(&Settings::validate(&manifest.settings_schema, &Map::new()).unwrap()).is_ok());
+}
+
+#[test]
+fn dual_mode_splits_an_entry_and_pyramid_mode_starts_a_chain() {
+    let (mut plugin, mut ctx) = start(&EXECUTOR, json!({"order_mode": "dual"}));
+    let signal = alert(
+        json!({"strategy": "SIGNAL_EXECUTOR", "symbol": GOLD, "side": "buy", "price": 2000, "tp": 2010, "lot": 0.2}),
+    );
+    let decision = plugin.process_entry_signal(&signal, &mut ctx).unwrap();
+    assert_eq!((decision.kind, decision.orders.len()), (DecisionKind::Executed, 2), "order A and order B");
+    assert_eq!(ctx.chains.len(), 1);
+
+    let (mut plugin, mut ctx) = start(&EXECUTOR, json!({"order_mode": "pyramid", "pyramid_levels": [2, 4]}));
+    let decision = plugin.process_entry_signal(&signal, &mut ctx).unwrap();
+    assert_eq!(decision.kind, DecisionKind::Executed);
+    assert_eq!((ctx.placed.len(), ctx.chains[0].plan.levels.clone()), (2, vec![2, 4]), "the first level's two orders");
 }
