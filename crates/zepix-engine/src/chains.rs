@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use zepix_model::{CloseReason, PluginId, PositionId, Trade};
-use zepix_plugin::chain::{ChainStatus, DualOrder, ProfitChain};
+use zepix_model::{CloseReason, PluginId, PositionId, Price, Trade};
+use zepix_plugin::chain::{ChainStatus, DualOrder, ProfitChain, ReentryChain, Watch, WatchKind};
 
 /// A chain or dual order as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,6 +18,8 @@ pub enum ChainRecord {
     Profit(ProfitChain),
     /// A dual order.
     Dual(DualOrder),
+    /// A re-entry chain.
+    Reentry(ReentryChain),
 }
 
 impl ChainRecord {
@@ -27,6 +29,7 @@ impl ChainRecord {
         match self {
             Self::Profit(c) => ("profit", c.id),
             Self::Dual(d) => ("dual", d.id),
+            Self::Reentry(r) => ("reentry", r.id),
         }
     }
 
@@ -36,6 +39,7 @@ impl ChainRecord {
         match self {
             Self::Profit(c) => c.status == ChainStatus::Active || !c.open.is_empty(),
             Self::Dual(d) => d.a.is_some() || d.b.is_some(),
+            Self::Reentry(r) => r.status == ChainStatus::Active,
         }
     }
 }
@@ -45,6 +49,8 @@ impl ChainRecord {
 pub enum Step {
     /// Every order of the chain's level reached its target: open the next level.
     OpenLevel(u64),
+    /// A watched close's trigger was reached: re-enter (after the safety check).
+    Reenter(u64),
     /// The chain's stop was reached: close the rest of its level.
     Close {
         /// The owner.
@@ -78,6 +84,8 @@ pub struct Chains {
     in_chain: HashMap<Key, u64>,
     dual_a: HashMap<Key, u64>,
     dual_b: HashMap<Key, u64>,
+    reentry: BTreeMap<u64, ReentryChain>,
+    follows: HashMap<Key, u64>,
 }
 
 fn key(plugin: &PluginId, shadow: bool, id: PositionId) -> Key {
@@ -93,6 +101,7 @@ impl Chains {
             match r {
                 ChainRecord::Profit(c) => chains.track_chain(c),
                 ChainRecord::Dual(d) => chains.track_dual(d),
+                ChainRecord::Reentry(r) => chains.track_reentry(r),
             }
         }
         chains
@@ -119,6 +128,148 @@ impl Chains {
             self.dual_b.insert(key(&d.plugin, d.shadow, b), d.id);
         }
         self.duals.insert(d.id, d);
+    }
+
+    fn track_reentry(&mut self, r: ReentryChain) {
+        if let Some(p) = r.position {
+            self.follows.insert(key(&r.plugin, r.shadow, p), r.id);
+        }
+        self.reentry.insert(r.id, r);
+    }
+
+    /// Starts following a trade for re-entries; returns its record.
+    pub fn start_reentry(&mut self, chain: ReentryChain) -> ChainRecord {
+        self.track_reentry(chain.clone());
+        ChainRecord::Reentry(chain)
+    }
+
+    /// A live re-entry chain.
+    #[must_use]
+    pub fn reentry(&self, id: u64) -> Option<&ReentryChain> {
+        self.reentry.get(&id)
+    }
+
+    /// A plugin's live re-entry chains.
+    #[must_use]
+    pub fn reentries_of(&self, plugin: &PluginId) -> Vec<ReentryChain> {
+        self.reentry.values().filter(|r| &r.plugin == plugin).cloned().collect()
+    }
+
+    /// Whether any re-entry chain watches a close.
+    #[must_use]
+    pub fn watching(&self) -> bool {
+        self.reentry.values().any(|r| r.watching.is_some())
+    }
+
+    /// Every live re-entry chain.
+    #[must_use]
+    pub fn reentries(&self) -> Vec<ReentryChain> {
+        self.reentry.values().cloned().collect()
+    }
+
+    fn finish_reentry(&mut self, id: u64, status: ChainStatus, note: String, now: DateTime<Utc>, fx: &mut Effects) {
+        let Some(mut r) = self.reentry.remove(&id) else { return };
+        if let Some(p) = r.position.take() {
+            self.follows.remove(&key(&r.plugin, r.shadow, p));
+        }
+        r.status = status;
+        r.watching = None;
+        r.updated_at = now;
+        let message =
+            format!("re-entry chain {id} {} at level {}: {note}; booked {}", status_name(status), r.level, r.booked);
+        fx.events.push((r.plugin.clone(), message, json!({"reentry": id, "status": status, "level": r.level})));
+        r.note = Some(note);
+        fx.records.push(ChainRecord::Reentry(r));
+    }
+
+    /// A new price: watched closes whose trigger it reaches ask for a re-entry; those whose
+    /// window has passed end.
+    pub fn on_price(&mut self, symbol: &zepix_model::Symbol, price: Price, now: DateTime<Utc>) -> Effects {
+        let mut fx = Effects::default();
+        let mut expired = Vec::new();
+        for r in self.reentry.values().filter(|r| &r.symbol == symbol) {
+            let Some(w) = &r.watching else { continue };
+            if now > w.until {
+                expired.push((r.id, format!("no re-entry: the window closed at {}", w.until.format("%H:%M UTC"))));
+            } else if (price.value() - w.trigger.value()) * r.side.sign() >= rust_decimal::Decimal::ZERO {
+                fx.steps.push(Step::Reenter(r.id));
+            }
+        }
+        for (id, why) in expired {
+            self.finish_reentry(id, ChainStatus::Ended, why, now, &mut fx);
+        }
+        fx
+    }
+
+    /// The re-entry opened (`Some`), or could not (`None`, and the chain ends with `why`).
+    pub fn reentered(&mut self, id: u64, position: Option<PositionId>, why: String, now: DateTime<Utc>) -> Effects {
+        let mut fx = Effects::default();
+        let Some(position) = position else {
+            self.finish_reentry(id, ChainStatus::Ended, why, now, &mut fx);
+            return fx;
+        };
+        let Some(r) = self.reentry.get_mut(&id) else { return fx };
+        let kind = r.watching.take().map(|w| w.kind);
+        r.level += 1;
+        r.position = Some(position);
+        r.updated_at = now;
+        let message = format!("re-entry chain {id}: level {} opened #{position} ({kind:?})", r.level);
+        fx.events.push((r.plugin.clone(), message, json!({"reentry": id, "level": r.level, "position": position})));
+        self.follows.insert(key(&r.plugin, r.shadow, position), id);
+        fx.records.push(ChainRecord::Reentry(r.clone()));
+        fx
+    }
+
+    /// A followed trade closed: what to watch for, if the plan re-enters after this kind of close
+    /// and the chain has levels left. `pip` is the symbol's pip size.
+    fn reentry_closed(&mut self, id: u64, trade: &Trade, pip: rust_decimal::Decimal, fx: &mut Effects) {
+        let now = trade.closed_at;
+        let Some(r) = self.reentry.get_mut(&id) else { return };
+        r.position = None;
+        r.booked += trade.pnl;
+        r.updated_at = now;
+        let plan = &r.plan;
+        let towards = r.side.sign();
+        let watch = match trade.reason {
+            CloseReason::StopLoss if plan.sl_hunt => {
+                Some((WatchKind::SlHunt, trade.position.entry_price.value() - towards * plan.zone_pips * pip))
+            }
+            CloseReason::TakeProfit if plan.tp_continuation => {
+                Some((WatchKind::TpContinuation, trade.exit_price.value() + towards * plan.gap_pips * pip))
+            }
+            CloseReason::Signal | CloseReason::Reversal | CloseReason::Manual if plan.exit_continuation => {
+                Some((WatchKind::ExitContinuation, trade.exit_price.value() + towards * plan.gap_pips * pip))
+            }
+            _ => None,
+        };
+        let (status, note) = match watch {
+            _ if r.level >= plan.max_chain_level => {
+                (ChainStatus::Completed, format!("level {} was the last (max_chain_level)", r.level))
+            }
+            None => (
+                ChainStatus::Ended,
+                format!("closed by {}: the plan does not re-enter after it", trade.reason.as_str()),
+            ),
+            Some((kind, trigger)) => {
+                let Ok(trigger) = Price::new(trigger) else {
+                    let why = format!("the {kind:?} trigger {trigger} is not a price");
+                    self.finish_reentry(id, ChainStatus::Ended, why, now, fx);
+                    return;
+                };
+                let until = now + chrono::Duration::minutes(i64::from(plan.window_minutes));
+                r.watching = Some(Watch { kind, trigger, until });
+                let message = format!(
+                    "re-entry chain {id}: #{} closed ({}); watching for {trigger} until {}",
+                    trade.position.id,
+                    trade.reason.as_str(),
+                    until.format("%H:%M UTC")
+                );
+                fx.events.push((r.plugin.clone(), message, json!({"reentry": id, "trigger": trigger})));
+                fx.records.push(ChainRecord::Reentry(r.clone()));
+                return;
+            }
+        };
+        self.finish_reentry(id, status, note, now, fx);
     }
 
     /// Starts tracking a chain whose first level is open; returns its record.
@@ -200,11 +351,14 @@ impl Chains {
     }
 
     /// A position closed (on the venue, or on a virtual book when `shadow`): what it means for
-    /// its chain or dual order.
-    pub fn on_close(&mut self, trade: &Trade, shadow: bool, now: DateTime<Utc>) -> Effects {
+    /// its chain, dual order or re-entry chain. `pip` is the symbol's pip size.
+    pub fn on_close(&mut self, trade: &Trade, shadow: bool, pip: rust_decimal::Decimal, now: DateTime<Utc>) -> Effects {
         let mut fx = Effects::default();
         let p = &trade.position;
         let k = key(&p.plugin, shadow, p.id);
+        if let Some(id) = self.follows.remove(&k) {
+            self.reentry_closed(id, trade, pip, &mut fx);
+        }
         if let Some(id) = self.dual_a.remove(&k) {
             self.dual_half_closed(id, true, trade, &mut fx);
         }

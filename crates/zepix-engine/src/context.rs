@@ -9,7 +9,7 @@ use zepix_model::{
     CloseReason, Lots, PluginId, Position, PositionId, Price, Side, Signal, SignalId, Sizing, Symbol, Timeframe, Trade,
     Trend,
 };
-use zepix_plugin::chain::{DualPlan, ProfitChain, PyramidPlan};
+use zepix_plugin::chain::{DualPlan, ProfitChain, PyramidPlan, RecoveryCheck, ReentryChain, ReentryPlan};
 use zepix_plugin::{
     DualPlaced, NotifyLevel, OrderIntent, Placed, PluginContext, Service, ServiceError, ServiceErrorCode,
 };
@@ -143,6 +143,18 @@ impl PluginContext for Ctx<'_> {
 
     fn profit_chains(&mut self) -> Result<Vec<ProfitChain>, ServiceError> {
         self.call(Service::ProfitBooking, |s, m, _| Ok(s.chains_of(m.id())))
+    }
+
+    fn start_reentry(&mut self, position: PositionId, plan: ReentryPlan) -> Result<ReentryChain, ServiceError> {
+        self.call(Service::Reentry, |s, m, _| s.start_reentry(m, position, plan))
+    }
+
+    fn reentry_chains(&mut self) -> Result<Vec<ReentryChain>, ServiceError> {
+        self.call(Service::Reentry, |s, m, _| Ok(s.reentries_of(m.id())))
+    }
+
+    fn check_recovery_allowed(&mut self, symbol: &Symbol) -> Result<RecoveryCheck, ServiceError> {
+        self.call(Service::Safety, |s, m, _| Ok(s.check_recovery(m.id(), symbol)))
     }
 
     fn db_execute(&mut self, sql: &str, params: &[Value]) -> Result<usize, ServiceError> {

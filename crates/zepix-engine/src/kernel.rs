@@ -64,6 +64,10 @@ pub struct EngineStatus {
     pub locks: Vec<SymbolLock>,
     /// Profit chains at work.
     pub chains: Vec<zepix_plugin::chain::ProfitChain>,
+    /// Re-entry chains at work.
+    pub reentries: Vec<zepix_plugin::chain::ReentryChain>,
+    /// What the safety service has counted.
+    pub safety: crate::risk::SafetyCounters,
 }
 
 enum CallError {
@@ -720,12 +724,13 @@ impl Kernel {
             };
             self.notify_remote(i, method, json!({"trade": trade}));
         }
-        self.open_chain_levels();
+        self.run_chain_steps();
     }
 
-    /// Opens the next level of every profit chain whose level reached its target: the chain
-    /// belongs to the engine once started, so it goes on whatever its plugin's state.
-    fn open_chain_levels(&mut self) {
+    /// Opens the next level of every profit chain whose level reached its target, and re-enters
+    /// every re-entry chain whose trigger was reached: a chain belongs to the engine once started,
+    /// so it goes on whatever its plugin's state.
+    fn run_chain_steps(&mut self) {
         for id in self.services.take_pending_levels() {
             let Some(plugin) = self.services.chain(id).map(|c| c.plugin.clone()) else { continue };
             let Some(i) = self.registry.index_of(&plugin) else {
@@ -734,6 +739,13 @@ impl Kernel {
             };
             let meta = &self.registry.slots()[i].meta;
             self.services.open_level(meta, id);
+        }
+        for id in self.services.take_pending_reentries() {
+            let Some(plugin) = self.services.reentry(id).map(|c| c.plugin.clone()) else { continue };
+            if let Some(i) = self.registry.index_of(&plugin) {
+                let meta = &self.registry.slots()[i].meta;
+                self.services.reenter(meta, id);
+            }
         }
     }
 
@@ -977,6 +989,8 @@ impl Kernel {
             trends: self.services.trends().entries(),
             locks: self.services.risk().locks(self.services.now()),
             chains: self.services.chains(),
+            reentries: self.services.reentries(),
+            safety: self.services.risk().safety().clone(),
         }
     }
 }
@@ -1020,3 +1034,6 @@ mod shadow_tests;
 
 #[cfg(test)]
 mod chain_tests;
+
+#[cfg(test)]
+mod reentry_tests;

@@ -91,6 +91,11 @@ pub trait Venue: Send {
     fn open_positions(&self) -> Box<dyn Iterator<Item = &Position> + '_>;
     /// Balance, equity and P&L.
     fn account(&self) -> Account;
+    /// The spread it quotes on a symbol, in pips, when it knows it.
+    fn spread_pips(&self, _symbol: &Symbol) -> Option<rust_decimal::Decimal> {
+        None
+    }
+
     /// Restores state after a restart: open positions, realized P&L so far, last prices, and the
     /// highest position id ever used (closed positions included), so ids are never reused.
     fn restore(
@@ -238,8 +243,10 @@ pub enum StoreOp {
         /// When (the engine's clock).
         at: DateTime<Utc>,
     },
-    /// A dual order or a profit chain started or changed (upsert by id).
+    /// A dual order, a profit chain or a re-entry chain started or changed (upsert by kind and id).
     Chain(Box<ChainRecord>),
+    /// The safety service's counters changed.
+    Safety(Box<crate::risk::SafetyCounters>),
     /// A symbol's cooldown lock was set (`Some`) or lifted (`None`).
     SymbolLock {
         /// The symbol.
@@ -314,6 +321,8 @@ pub struct StoreSnapshot {
     pub chains: Vec<ChainRecord>,
     /// Highest chain or dual order id used.
     pub max_chain_id: u64,
+    /// The safety service's counters, when stored.
+    pub safety: Option<crate::risk::SafetyCounters>,
 }
 
 /// A virtual book as stored: what [`Venue::restore`] needs.

@@ -6,11 +6,13 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::Timelike;
 use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use zepix_model::{Lots, Money, Price, Sizing, Symbol, SymbolSpec};
+use zepix_model::{Lots, Money, PluginId, Price, Sizing, Symbol, SymbolSpec};
 use zepix_plugin::RiskCode;
+use zepix_plugin::chain::RecoveryCheck;
 
 use crate::ports::OrderTicket;
 
@@ -105,6 +107,15 @@ pub struct RiskConfig {
     pub sl_cooldown_minutes: u32,
     /// Open lots per symbol across every plugin (both sides added). `0` = off.
     pub max_lots_per_symbol: Decimal,
+    /// Recoveries (re-entries) per day across every plugin.
+    pub daily_recovery_cap: u32,
+    /// Stop losses in a row on a symbol (per plugin) after which its recoveries stop until a win
+    /// or the daily reset. `0` = off.
+    pub consecutive_loss_cap: u32,
+    /// UTC hours in which recoveries may open, `HH:MM-HH:MM` (may wrap past midnight).
+    pub recovery_hours_utc: String,
+    /// Widest spread, in pips, at which a recovery may open. `0` = off.
+    pub max_recovery_spread_pips: Decimal,
 }
 
 impl Default for RiskConfig {
@@ -117,6 +128,10 @@ impl Default for RiskConfig {
             default_lot: Decimal::new(1, 2),
             sl_cooldown_minutes: 0,
             max_lots_per_symbol: Decimal::ZERO,
+            daily_recovery_cap: 10,
+            consecutive_loss_cap: 3,
+            recovery_hours_utc: "00:00-24:00".into(),
+            max_recovery_spread_pips: Decimal::ZERO,
         }
     }
 }
@@ -147,6 +162,32 @@ pub struct OpenCounts {
     pub symbol_lots: Decimal,
 }
 
+/// Parses `HH:MM-HH:MM` into minutes of the day (`24:00` is the end of the day).
+///
+/// # Errors
+/// When it is not two times separated by `-`.
+pub fn parse_hours(text: &str) -> Result<(u32, u32), String> {
+    let minutes = |t: &str| -> Option<u32> {
+        let (h, m) = t.trim().split_once(':')?;
+        let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+        (m < 60 && (h < 24 || (h == 24 && m == 0))).then_some(h * 60 + m)
+    };
+    text.split_once('-')
+        .and_then(|(a, b)| Some((minutes(a)?, minutes(b)?)))
+        .ok_or_else(|| format!("`{text}` is not hours such as 07:00-20:00"))
+}
+
+/// What the safety service counts, kept across restarts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SafetyCounters {
+    /// Recoveries opened since the daily reset.
+    pub recoveries_today: u32,
+    /// Stop losses in a row, by `plugin:SYMBOL`.
+    pub losses_in_a_row: BTreeMap<String, u32>,
+    /// Recovery checks refused, by reason code.
+    pub refused: BTreeMap<String, u32>,
+}
+
 /// A symbol on which no new position opens until `until` (its cooldown after a stop loss).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SymbolLock {
@@ -166,13 +207,108 @@ pub struct RiskGate {
     loss_locked: bool,
     recent_orders: VecDeque<DateTime<Utc>>,
     locks: BTreeMap<Symbol, SymbolLock>,
+    safety: SafetyCounters,
 }
 
 impl RiskGate {
     /// A gate in `state`.
     #[must_use]
     pub fn new(config: RiskConfig, state: TradingState) -> Self {
-        Self { config, state, loss_locked: false, recent_orders: VecDeque::new(), locks: BTreeMap::new() }
+        Self {
+            config,
+            state,
+            loss_locked: false,
+            recent_orders: VecDeque::new(),
+            locks: BTreeMap::new(),
+            safety: SafetyCounters::default(),
+        }
+    }
+
+    /// What the safety service has counted.
+    #[must_use]
+    pub const fn safety(&self) -> &SafetyCounters {
+        &self.safety
+    }
+
+    /// Restores the safety counters stored before a restart.
+    pub fn restore_safety(&mut self, counters: SafetyCounters) {
+        self.safety = counters;
+    }
+
+    /// A live trade closed: a stop loss adds to its symbol's losses in a row, a win clears them.
+    /// Whether the counters changed.
+    pub fn record_result(&mut self, plugin: &PluginId, symbol: &Symbol, stopped: bool, won: bool) -> bool {
+        let key = format!("{plugin}:{symbol}");
+        if stopped {
+            *self.safety.losses_in_a_row.entry(key).or_insert(0) += 1;
+            true
+        } else {
+            won && self.safety.losses_in_a_row.remove(&key).is_some()
+        }
+    }
+
+    /// A recovery opened.
+    pub fn record_recovery(&mut self) {
+        self.safety.recoveries_today += 1;
+    }
+
+    /// Whether a recovery (a re-entry) may open now on `symbol` for `plugin`, with every reason
+    /// it may not; refusals are counted by reason.
+    pub fn check_recovery(
+        &mut self,
+        plugin: &PluginId,
+        symbol: &Symbol,
+        now: DateTime<Utc>,
+        spread_pips: Option<Decimal>,
+    ) -> RecoveryCheck {
+        let c = &self.config;
+        let mut reasons: Vec<(&str, String)> = Vec::new();
+        if self.state != TradingState::Active || self.loss_locked {
+            let why = if self.loss_locked {
+                "daily loss limit reached".to_owned()
+            } else {
+                format!("trading is {}", self.state)
+            };
+            reasons.push(("trading_state", why));
+        }
+        if self.safety.recoveries_today >= c.daily_recovery_cap {
+            reasons.push((
+                "daily_recovery_cap",
+                format!("{} recoveries today (max {})", self.safety.recoveries_today, c.daily_recovery_cap),
+            ));
+        }
+        let losses = self.safety.losses_in_a_row.get(&format!("{plugin}:{symbol}")).copied().unwrap_or(0);
+        if c.consecutive_loss_cap > 0 && losses >= c.consecutive_loss_cap {
+            reasons.push((
+                "consecutive_losses",
+                format!("{losses} stop losses in a row on {symbol} (max {})", c.consecutive_loss_cap),
+            ));
+        }
+        if let Some(lock) = self.locks.get(symbol).filter(|l| l.until > now) {
+            reasons.push(("cooldown", format!("{symbol} is locked until {}", lock.until.format("%H:%M:%S UTC"))));
+        }
+        if c.max_recovery_spread_pips > Decimal::ZERO
+            && let Some(spread) = spread_pips.filter(|s| *s > c.max_recovery_spread_pips)
+        {
+            reasons.push(("spread", format!("spread {spread} pips (max {})", c.max_recovery_spread_pips)));
+        }
+        if let Ok((from, to)) = parse_hours(&c.recovery_hours_utc) {
+            let minute = now.hour() * 60 + now.minute();
+            let inside = if from <= to { (from..to).contains(&minute) } else { minute >= from || minute < to };
+            if !inside {
+                reasons.push((
+                    "trading_window",
+                    format!("{} UTC is outside {}", now.format("%H:%M"), c.recovery_hours_utc),
+                ));
+            }
+        }
+        for (code, _) in &reasons {
+            *self.safety.refused.entry((*code).to_owned()).or_insert(0) += 1;
+        }
+        RecoveryCheck {
+            allowed: reasons.is_empty(),
+            reasons: reasons.into_iter().map(|(code, why)| format!("{code}: {why}")).collect(),
+        }
     }
 
     /// Locks a symbol for the configured cooldown after a stop loss; `None` when cooldowns are
@@ -239,9 +375,11 @@ impl RiskGate {
         self.loss_locked
     }
 
-    /// The daily reset: the loss lock opens.
+    /// The daily reset: the loss lock opens, the recovery count and the losses in a row restart.
     pub fn daily_reset(&mut self) {
         self.loss_locked = false;
+        self.safety.recoveries_today = 0;
+        self.safety.losses_in_a_row.clear();
     }
 
     /// Checks an order that opens a position, and approves it.

@@ -13,7 +13,9 @@ use zepix_model::{
     PluginId, Position, PositionId, Price, Side, Signal, SignalId, Sizing, Symbol, SymbolSpec, SymbolTable, Timeframe,
     Trade, Trend,
 };
-use zepix_plugin::chain::{ChainStatus, DualOrder, DualPlan, ProfitChain, PyramidPlan, Target};
+use zepix_plugin::chain::{
+    ChainStatus, DualOrder, DualPlan, ProfitChain, PyramidPlan, RecoveryCheck, ReentryChain, ReentryPlan, Target,
+};
 use zepix_plugin::{DualPlaced, NotifyLevel, OrderIntent, Placed, RiskCode, Service, ServiceError, ServiceErrorCode};
 
 use crate::chains::{ChainRecord, Chains, Effects, Step};
@@ -73,6 +75,8 @@ pub struct Services {
     chains: Chains,
     /// Chains whose level reached its target: the kernel opens their next level.
     pending_levels: Vec<u64>,
+    /// Re-entry chains whose trigger was reached: the kernel re-enters them.
+    pending_reentries: Vec<u64>,
 }
 
 /// Makes an empty virtual book for a shadow plugin.
@@ -131,6 +135,7 @@ impl Services {
             new_book: None,
             chains: Chains::default(),
             pending_levels: Vec::new(),
+            pending_reentries: Vec::new(),
         }
     }
 
@@ -162,6 +167,136 @@ impl Services {
         std::mem::take(&mut self.pending_levels)
     }
 
+    /// Re-entry chains waiting to re-enter, taken out.
+    pub fn take_pending_reentries(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.pending_reentries)
+    }
+
+    /// Every live re-entry chain.
+    #[must_use]
+    pub fn reentries(&self) -> Vec<ReentryChain> {
+        self.chains.reentries()
+    }
+
+    /// A plugin's live re-entry chains.
+    #[must_use]
+    pub fn reentries_of(&self, plugin: &PluginId) -> Vec<ReentryChain> {
+        self.chains.reentries_of(plugin)
+    }
+
+    /// A live re-entry chain.
+    #[must_use]
+    pub fn reentry(&self, id: u64) -> Option<&ReentryChain> {
+        self.chains.reentry(id)
+    }
+
+    /// Whether a recovery may open now on `symbol` for `plugin`, with every reason it may not.
+    pub fn check_recovery(&mut self, plugin: &PluginId, symbol: &Symbol) -> RecoveryCheck {
+        let now = self.now();
+        let spread = self.venue_of(plugin).spread_pips(symbol);
+        let check = self.risk.check_recovery(plugin, symbol, now, spread);
+        if !check.allowed {
+            self.ops.push(StoreOp::Safety(Box::new(self.risk.safety().clone())));
+        }
+        check
+    }
+
+    /// Starts following an open position of the plugin for re-entries.
+    ///
+    /// # Errors
+    /// An invalid plan, or no such open position of the plugin.
+    pub fn start_reentry(
+        &mut self,
+        meta: &PluginMeta,
+        position: PositionId,
+        plan: ReentryPlan,
+    ) -> Result<ReentryChain, ServiceError> {
+        plan.validate().map_err(|e| err(Service::Reentry, ServiceErrorCode::InvalidRequest, e))?;
+        let p = self
+            .venue_of(meta.id())
+            .open_positions()
+            .find(|p| p.id == position && &p.plugin == meta.id())
+            .cloned()
+            .ok_or_else(|| {
+                err(Service::Reentry, ServiceErrorCode::NotFound, format!("no open position {position} of this plugin"))
+            })?;
+        let now = self.now();
+        let id = self.chains.next_id();
+        let chain = ReentryChain {
+            id,
+            plugin: meta.id().clone(),
+            shadow: self.is_shadow(meta.id()),
+            symbol: p.symbol.clone(),
+            side: p.side,
+            signal_id: p.signal_id.clone(),
+            lot: p.lots,
+            sl_distance: p.sl.map(|sl| (p.entry_price.value() - sl.value()).abs()),
+            tp_distance: p.tp.map(|tp| (tp.value() - p.entry_price.value()).abs()),
+            plan,
+            level: 0,
+            position: Some(p.id),
+            watching: None,
+            booked: Money::ZERO,
+            status: ChainStatus::Active,
+            note: None,
+            started_at: now,
+            updated_at: now,
+        };
+        let message = format!("re-entry chain {id} follows #{} ({} {} {})", p.id, p.side, p.lots, p.symbol);
+        self.event(EventKind::Chain, Some(meta.id()), message, json!({"reentry": id, "position": p.id}));
+        let record = self.chains.start_reentry(chain.clone());
+        self.ops.push(StoreOp::Chain(Box::new(record)));
+        Ok(chain)
+    }
+
+    /// Re-enters a chain whose trigger was reached, if the safety check allows a recovery now.
+    pub fn reenter(&mut self, meta: &PluginMeta, id: u64) {
+        let now = self.now();
+        let Some(chain) = self.chains.reentry(id).cloned() else { return };
+        let fail = |s: &mut Self, why: String| {
+            let fx = s.chains.reentered(id, None, why, now);
+            s.apply_chain_effects(fx);
+        };
+        if chain.shadow != self.is_shadow(meta.id()) {
+            return fail(self, "its plugin changed between live and shadow".into());
+        }
+        let check = self.check_recovery(meta.id(), &chain.symbol);
+        if !check.allowed {
+            return fail(self, format!("safety refused the recovery: {}", check.reasons.join("; ")));
+        }
+        let Ok(spec) = self.spec(&chain.symbol, Service::Reentry) else {
+            return fail(self, format!("{} is not in the symbol table", chain.symbol));
+        };
+        let pips =
+            |d: rust_decimal::Decimal| zepix_model::Pips::new((d / spec.pip_size).round_dp(1)).ok().map(Level::Pips);
+        let sl_factor = chain.plan.sl_factor;
+        let intent = OrderIntent {
+            symbol: chain.symbol.clone(),
+            side: chain.side,
+            size: Some(Sizing::Lots(chain.lot)),
+            price: None,
+            sl: chain.sl_distance.and_then(|d| pips(d * sl_factor)),
+            tp: chain.tp_distance.and_then(pips),
+            comment: format!("re-entry chain {id} level {}", chain.level + 1),
+        };
+        match self.place_order(meta, intent, chain.signal_id.as_ref()) {
+            Ok(placed) => {
+                self.risk.record_recovery();
+                self.ops.push(StoreOp::Safety(Box::new(self.risk.safety().clone())));
+                let fx = self.chains.reentered(id, Some(placed.position.id), String::new(), now);
+                self.apply_chain_effects(fx);
+            }
+            Err(e) => fail(self, format!("the re-entry order was refused: {}", e.message)),
+        }
+    }
+
+    /// Lets re-entry chains watching `symbol` see a new price.
+    fn watch_price(&mut self, symbol: &Symbol, price: Price) {
+        let now = self.now();
+        let fx = self.chains.on_price(symbol, price, now);
+        self.apply_chain_effects(fx);
+    }
+
     fn apply_chain_effects(&mut self, fx: Effects) {
         for record in fx.records {
             self.ops.push(StoreOp::Chain(Box::new(record)));
@@ -172,6 +307,11 @@ impl Services {
         for step in fx.steps {
             match step {
                 Step::OpenLevel(id) => self.pending_levels.push(id),
+                Step::Reenter(id) => {
+                    if !self.pending_reentries.contains(&id) {
+                        self.pending_reentries.push(id);
+                    }
+                }
                 Step::Close { plugin, shadow, positions } => {
                     let now = self.now();
                     for id in positions {
@@ -580,6 +720,9 @@ impl Services {
         if !self.books.is_empty() {
             trades.extend(self.mark_books(|b| b.mark(symbol, price, at)));
         }
+        if self.chains.watching() {
+            self.watch_price(symbol, price);
+        }
         trades
     }
 
@@ -605,6 +748,9 @@ impl Services {
         };
         if !self.books.is_empty() {
             trades.extend(self.mark_books(|b| b.mark_bar(symbol, bar, at)));
+        }
+        if self.chains.watching() {
+            self.watch_price(symbol, bar.close);
         }
         trades
     }
@@ -656,8 +802,19 @@ impl Services {
         );
         let data = json!({"position": p.id, "pnl": trade.pnl, "reason": trade.reason, "shadow": shadow});
         self.event(EventKind::PositionClosed, Some(&p.plugin), message, data);
-        let fx = self.chains.on_close(trade, shadow, trade.closed_at);
+        let pip = self.symbols.get(&p.symbol).map_or(rust_decimal::Decimal::ONE, |s| s.pip_size);
+        let fx = self.chains.on_close(trade, shadow, pip, trade.closed_at);
         self.apply_chain_effects(fx);
+        if !shadow
+            && self.risk.record_result(
+                &p.plugin,
+                &p.symbol,
+                trade.reason == CloseReason::StopLoss,
+                trade.pnl > Money::ZERO,
+            )
+        {
+            self.ops.push(StoreOp::Safety(Box::new(self.risk.safety().clone())));
+        }
         if shadow {
             self.ops.push(StoreOp::ShadowClosed(Box::new(trade.clone())));
             return;

@@ -117,6 +117,7 @@ impl Store for MemStore {
                     snap.plugin_enabled.insert(plugin.clone(), *enabled);
                 }
                 StoreOp::TradingState(s) => snap.trading_state = Some(*s),
+                StoreOp::Safety(counters) => snap.safety = Some((**counters).clone()),
                 StoreOp::Chain(record) => {
                     snap.max_chain_id = snap.max_chain_id.max(record.key().1);
                     snap.chains.retain(|r| r.key() != record.key());
@@ -528,16 +529,13 @@ pub fn restarted(
     }
     let mut venue = SimpleVenue::new(10_000);
     venue.restore(snap.positions, snap.realized, snap.prices, snap.max_position_id);
-    let mut services = Services::new(
-        clock,
-        Box::new(venue),
-        RiskGate::new(config.risk.clone(), TradingState::Active),
-        SymbolTable::default(),
-        store,
-        snap.max_order_id,
-        Money::ZERO,
-    )
-    .with_books(Box::new(|| Box::new(SimpleVenue::new(10_000))));
+    let mut risk = RiskGate::new(config.risk.clone(), TradingState::Active);
+    if let Some(counters) = snap.safety {
+        risk.restore_safety(counters);
+    }
+    let mut services =
+        Services::new(clock, Box::new(venue), risk, SymbolTable::default(), store, snap.max_order_id, Money::ZERO)
+            .with_books(Box::new(|| Box::new(SimpleVenue::new(10_000))));
     services.restore_chains(snap.chains, snap.max_chain_id);
     let mut kernel = Kernel::new(config, registry, services, metrics).unwrap_or_else(|e| panic!("test kernel: {e}"));
     kernel.start(&snap.plugin_enabled);

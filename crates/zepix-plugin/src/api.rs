@@ -12,7 +12,7 @@ use zepix_model::{
 };
 
 use crate::capability::Service;
-use crate::chain::{DualPlan, ProfitChain, PyramidPlan};
+use crate::chain::{DualPlan, ProfitChain, PyramidPlan, RecoveryCheck, ReentryChain, ReentryPlan};
 use crate::manifest::Manifest;
 use crate::settings::Settings;
 
@@ -379,6 +379,26 @@ pub trait PluginContext {
     /// # Errors
     /// Capability denied.
     fn profit_chains(&mut self) -> Result<Vec<ProfitChain>, ServiceError>;
+
+    /// Follows an open position of the plugin for re-entries (`reentry`): after it closes, the
+    /// engine watches the price as the plan says and re-enters, a level further, when the safety
+    /// service allows a recovery.
+    ///
+    /// # Errors
+    /// Capability denied, an invalid plan, or no such open position.
+    fn start_reentry(&mut self, position: PositionId, plan: ReentryPlan) -> Result<ReentryChain, ServiceError>;
+
+    /// The plugin's active re-entry chains (`reentry`).
+    ///
+    /// # Errors
+    /// Capability denied.
+    fn reentry_chains(&mut self) -> Result<Vec<ReentryChain>, ServiceError>;
+
+    /// Whether a recovery may open now on `symbol`, with every reason it may not (`safety`).
+    ///
+    /// # Errors
+    /// Capability denied.
+    fn check_recovery_allowed(&mut self, symbol: &Symbol) -> Result<RecoveryCheck, ServiceError>;
 
     /// Whether every timeframe's trend agrees with `side` (`trend`).
     ///

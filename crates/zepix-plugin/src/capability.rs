@@ -112,11 +112,15 @@ pub enum Service {
     DualOrder,
     /// Profit-booking chains.
     ProfitBooking,
+    /// Re-entry chains.
+    Reentry,
+    /// Recovery checks.
+    Safety,
 }
 
 impl Service {
     /// Every service, in a stable order.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 12] = [
         Self::Orders,
         Self::Positions,
         Self::Risk,
@@ -127,6 +131,8 @@ impl Service {
         Self::Signals,
         Self::DualOrder,
         Self::ProfitBooking,
+        Self::Reentry,
+        Self::Safety,
     ];
 
     /// The capability a call to this service needs.
@@ -143,6 +149,8 @@ impl Service {
             Self::Signals => Capability::Signals,
             Self::DualOrder => Capability::DualOrder,
             Self::ProfitBooking => Capability::ProfitBooking,
+            Self::Reentry => Capability::Reentry,
+            Self::Safety => Capability::Safety,
         }
     }
 
@@ -160,6 +168,8 @@ impl Service {
             Self::Signals => "signals",
             Self::DualOrder => "dual_order",
             Self::ProfitBooking => "profit_booking",
+            Self::Reentry => "reentry",
+            Self::Safety => "safety",
         }
     }
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use zepix_model::{Lots, Money, PluginId, PositionId, Side, SignalId, Symbol};
+use zepix_model::{Lots, Money, PluginId, PositionId, Price, Side, SignalId, Symbol};
 
 /// A level's profit target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,4 +172,144 @@ pub struct DualOrder {
     pub b: Option<PositionId>,
     /// The chain order B started.
     pub chain: u64,
+}
+
+/// How a trade's re-entries go on after it closes: each re-entry is a level of the chain, up to
+/// `max_chain_level`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReentryPlan {
+    /// After a stop loss: re-enter when the price comes back within `zone_pips` of the entry
+    /// (SL-hunt recovery).
+    pub sl_hunt: bool,
+    /// How near the entry the price must come back, in pips.
+    pub zone_pips: Decimal,
+    /// A recovery's stop distance as a share of the original one (1 = the same, 0.5 = half).
+    pub sl_factor: Decimal,
+    /// After a take profit: re-enter when the price has gone on by `gap_pips` beyond it.
+    pub tp_continuation: bool,
+    /// After an exit (signal, reversal, manual close): re-enter when the price has gone on by
+    /// `gap_pips` in the trade's direction.
+    pub exit_continuation: bool,
+    /// How far beyond the close the price must go on, in pips.
+    pub gap_pips: Decimal,
+    /// How long a closed trade is watched, in minutes.
+    pub window_minutes: u32,
+    /// The most re-entries in one chain.
+    pub max_chain_level: u32,
+}
+
+impl Default for ReentryPlan {
+    fn default() -> Self {
+        Self {
+            sl_hunt: true,
+            zone_pips: Decimal::from(5),
+            sl_factor: Decimal::ONE,
+            tp_continuation: true,
+            exit_continuation: false,
+            gap_pips: Decimal::from(10),
+            window_minutes: 60,
+            max_chain_level: 3,
+        }
+    }
+}
+
+impl ReentryPlan {
+    /// Checks the plan.
+    ///
+    /// # Errors
+    /// What is wrong, naming the field.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.zone_pips < Decimal::ZERO || self.gap_pips <= Decimal::ZERO {
+            return Err(format!(
+                "zone_pips ({}) must be 0 or more and gap_pips ({}) more than 0",
+                self.zone_pips, self.gap_pips
+            ));
+        }
+        if self.sl_factor <= Decimal::ZERO || self.sl_factor > Decimal::ONE {
+            return Err(format!("sl_factor: {} is not in (0, 1]", self.sl_factor));
+        }
+        if self.window_minutes == 0 || self.max_chain_level == 0 || self.max_chain_level > 20 {
+            return Err(format!(
+                "window_minutes ({}) must be positive and max_chain_level ({}) from 1 to 20",
+                self.window_minutes, self.max_chain_level
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What a closed trade of a re-entry chain is watched for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WatchKind {
+    /// The price coming back to the entry after a stop loss.
+    SlHunt,
+    /// The price going on beyond a take profit.
+    TpContinuation,
+    /// The price going on after an exit.
+    ExitContinuation,
+}
+
+/// A closed trade being watched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Watch {
+    /// What for.
+    pub kind: WatchKind,
+    /// The price that triggers the re-entry (reached or passed in the trade's direction).
+    pub trigger: Price,
+    /// Until when.
+    pub until: DateTime<Utc>,
+}
+
+/// A re-entry chain: the trade it follows now, or the close it watches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReentryChain {
+    /// Engine-assigned id.
+    pub id: u64,
+    /// Owner.
+    pub plugin: PluginId,
+    /// On the owner's virtual book (shadow mode).
+    pub shadow: bool,
+    /// Instrument.
+    pub symbol: Symbol,
+    /// Direction of every trade.
+    pub side: Side,
+    /// The signal of the first trade.
+    pub signal_id: Option<SignalId>,
+    /// Lots of each trade.
+    pub lot: Lots,
+    /// The first trade's stop distance (price units), if it had a stop.
+    pub sl_distance: Option<Decimal>,
+    /// The first trade's target distance (price units), if it had a target.
+    pub tp_distance: Option<Decimal>,
+    /// The plan.
+    pub plan: ReentryPlan,
+    /// Re-entries so far (0: the first trade).
+    pub level: u32,
+    /// The open trade it follows.
+    pub position: Option<PositionId>,
+    /// The close it watches.
+    pub watching: Option<Watch>,
+    /// P&L of its closed trades.
+    pub booked: Money,
+    /// Where it stands: `active` while it follows or watches, then `completed` (its last level
+    /// closed) or `ended` (a close it does not re-enter after, its window closed, or safety
+    /// refused).
+    pub status: ChainStatus,
+    /// Why it ended, if it did.
+    pub note: Option<String>,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What `safety.check_recovery_allowed` answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveryCheck {
+    /// Whether a recovery (re-entry) may open now.
+    pub allowed: bool,
+    /// Every reason it may not, each starting with its code.
+    pub reasons: Vec<String>,
 }

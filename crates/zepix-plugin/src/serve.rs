@@ -11,11 +11,11 @@ use serde_json::{Value, json};
 use zepix_model::{Level, Lots, Money, Pips, PositionId, Price, Side, Sizing, Symbol, Timeframe};
 
 use crate::api::{NotifyLevel, OrderIntent, PluginContext, ServiceError, ServiceErrorCode};
-use crate::chain::{DualPlan, PyramidPlan};
+use crate::chain::{DualPlan, PyramidPlan, ReentryPlan};
 use crate::remote::{RpcError, code};
 
 /// Methods that exist in protocol 1 but whose services are not built yet.
-const NOT_YET: &[&str] = &["market.bars", "reentry.", "safety."];
+const NOT_YET: &[&str] = &["market.bars"];
 
 /// Runs one plugin → engine request against the plugin's context.
 ///
@@ -88,12 +88,20 @@ pub fn serve(ctx: &mut dyn PluginContext, method: &str, params: Value) -> Result
             to_json(&ctx.start_profit_chain(order.into_intent()?, plan).map_err(service_error)?)
         }
         "profit_booking.chains" => {
-            match &params {
-                Value::Null => {}
-                Value::Object(o) if o.is_empty() => {}
-                other => return Err(invalid(format!("profit_booking.chains takes no params, got {other}"))),
-            }
+            no_params("profit_booking.chains", &params)?;
             to_json(&ctx.profit_chains().map_err(service_error)?)
+        }
+        "reentry.start" => {
+            let p: ReentryParams = parse(params)?;
+            to_json(&ctx.start_reentry(p.position_id, p.plan.unwrap_or_default()).map_err(service_error)?)
+        }
+        "reentry.chains" => {
+            no_params("reentry.chains", &params)?;
+            to_json(&ctx.reentry_chains().map_err(service_error)?)
+        }
+        "safety.check_recovery_allowed" => {
+            let p: SymbolParams = parse(params)?;
+            to_json(&ctx.check_recovery_allowed(&p.symbol).map_err(service_error)?)
         }
         "signals.emit" => {
             let p: EmitParams = parse(params)?;
@@ -140,6 +148,21 @@ fn invalid(message: impl Into<String>) -> RpcError {
 
 fn parse<T: DeserializeOwned>(params: Value) -> Result<T, RpcError> {
     serde_json::from_value(params).map_err(|e| invalid(format!("bad params: {e}")))
+}
+
+fn no_params(method: &str, params: &Value) -> Result<(), RpcError> {
+    match params {
+        Value::Null => Ok(()),
+        Value::Object(o) if o.is_empty() => Ok(()),
+        other => Err(invalid(format!("{method} takes no params, got {other}"))),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReentryParams {
+    position_id: PositionId,
+    plan: Option<ReentryPlan>,
 }
 
 /// An order's params with an optional `plan` beside them (its defaults when absent).

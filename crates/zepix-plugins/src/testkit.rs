@@ -11,7 +11,7 @@ use zepix_model::{
     CloseReason, Level, Lots, Money, Order, OrderId, OrderRequest, OrderStatus, PluginId, Position, PositionId, Price,
     Side, Signal, Sizing, Symbol, Timeframe, Trade, Trend,
 };
-use zepix_plugin::chain::{ChainStatus, DualPlan, ProfitChain, PyramidPlan};
+use zepix_plugin::chain::{ChainStatus, DualPlan, ProfitChain, PyramidPlan, RecoveryCheck, ReentryChain, ReentryPlan};
 use zepix_plugin::{
     BuiltinPlugin, Capability, DualPlaced, Manifest, NotifyLevel, OrderIntent, Placed, Plugin, PluginContext, RiskCode,
     Service, ServiceError, ServiceErrorCode, Settings,
@@ -92,6 +92,7 @@ pub struct FakeContext {
     /// Signals emitted.
     pub emitted: Vec<Signal>,
     pub chains: Vec<ProfitChain>,
+    pub reentries: Vec<ReentryChain>,
 }
 
 impl FakeContext {
@@ -112,6 +113,7 @@ impl FakeContext {
             notes: Vec::new(),
             emitted: Vec::new(),
             chains: Vec::new(),
+            reentries: Vec::new(),
         }
     }
 
@@ -391,6 +393,51 @@ impl PluginContext for FakeContext {
     fn profit_chains(&mut self) -> Result<Vec<ProfitChain>, ServiceError> {
         self.check(Service::ProfitBooking)?;
         Ok(self.chains.clone())
+    }
+
+    fn start_reentry(&mut self, position: PositionId, plan: ReentryPlan) -> Result<ReentryChain, ServiceError> {
+        self.check(Service::Reentry)?;
+        let p = self
+            .open
+            .iter()
+            .find(|p| p.id == position)
+            .cloned()
+            .ok_or_else(|| Self::not_found(Service::Reentry, format!("no position {position} of this plugin")))?;
+        let chain = ReentryChain {
+            id: u64::try_from(self.reentries.len()).unwrap_or(0) + 1,
+            plugin: self.plugin.clone(),
+            shadow: false,
+            symbol: p.symbol.clone(),
+            side: p.side,
+            signal_id: None,
+            lot: p.lots,
+            sl_distance: p.sl.map(|sl| (p.entry_price.value() - sl.value()).abs()),
+            tp_distance: p.tp.map(|tp| (tp.value() - p.entry_price.value()).abs()),
+            plan,
+            level: 0,
+            position: Some(position),
+            watching: None,
+            booked: Money::ZERO,
+            status: ChainStatus::Active,
+            note: None,
+            started_at: now(),
+            updated_at: now(),
+        };
+        self.reentries.push(chain.clone());
+        Ok(chain)
+    }
+
+    fn reentry_chains(&mut self) -> Result<Vec<ReentryChain>, ServiceError> {
+        self.check(Service::Reentry)?;
+        Ok(self.reentries.clone())
+    }
+
+    fn check_recovery_allowed(&mut self, _symbol: &Symbol) -> Result<RecoveryCheck, ServiceError> {
+        self.check(Service::Safety)?;
+        Ok(RecoveryCheck {
+            allowed: self.refusal.is_none(),
+            reasons: self.refusal.iter().map(ToString::to_string).collect(),
+        })
     }
 
     fn db_execute(&mut self, _sql: &str, _params: &[Value]) -> Result<usize, ServiceError> {

@@ -304,8 +304,13 @@ impl Store for SqliteStore {
                 parse_json("data", &text(row, "data")?)
             })?;
             let max_chain_id = max_id(conn, "SELECT MAX(id) FROM chains")?;
+            let safety = collect(conn, "SELECT value FROM engine_state WHERE key = 'safety'", [], |row| {
+                parse_json("safety", &text(row, "value")?)
+            })?
+            .pop();
             tx.finish().map_err(db_err)?;
             Ok(StoreSnapshot {
+                safety,
                 chains,
                 max_chain_id,
                 symbol_locks,

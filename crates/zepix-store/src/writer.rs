@@ -473,6 +473,7 @@ impl Writer {
                 let plugin = match &**record {
                     ChainRecord::Profit(c) => c.plugin.as_str(),
                     ChainRecord::Dual(d) => d.plugin.as_str(),
+                    ChainRecord::Reentry(r) => r.plugin.as_str(),
                 };
                 let data = serde_json::to_string(record).map_err(|e| e.to_string())?;
                 self.conn
@@ -483,6 +484,16 @@ impl Writer {
                     .and_then(|mut stmt| {
                         stmt.execute(params![kind, to_i64("chain id", id)?, plugin, record.is_live(), data])
                     })
+                    .map_err(sql)?;
+            }
+            StoreOp::Safety(counters) => {
+                let data = serde_json::to_string(counters).map_err(|e| e.to_string())?;
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO engine_state (key, value) VALUES ('safety', ?1)
+                         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    )
+                    .and_then(|mut stmt| stmt.execute([data]))
                     .map_err(sql)?;
             }
             StoreOp::SymbolLock { symbol, lock: Some(lock) } => {
@@ -637,6 +648,7 @@ fn describe(op: &StoreOp) -> String {
         StoreOp::PluginMode { plugin, .. } => format!("mode of {plugin}"),
         StoreOp::SymbolLock { symbol, .. } => format!("lock of {symbol}"),
         StoreOp::Chain(record) => format!("{} chain {}", record.key().0, record.key().1),
+        StoreOp::Safety(_) => "safety counters".to_owned(),
         StoreOp::ShadowPosition(p) => format!("shadow position {} of {}", p.id, p.plugin),
         StoreOp::ShadowClosed(t) => format!("close of shadow position {} of {}", t.position.id, t.position.plugin),
         StoreOp::ShadowDecision { signal_id, .. } => format!("shadow decision on `{signal_id}`"),

@@ -57,6 +57,11 @@ impl Costs {
 }
 
 impl PaperVenue {
+    /// The spread of a symbol, in pips.
+    fn spread_of(&self, symbol: &Symbol) -> Decimal {
+        self.spreads.get(symbol).copied().unwrap_or(self.default_spread_pips)
+    }
+
     /// A venue with the configured balance, spreads and slippage, trading the symbols of `symbols`.
     ///
     /// The config is taken as it is; call [`PaperConfig::validate`] first to refuse a negative
@@ -86,7 +91,7 @@ impl PaperVenue {
     }
 
     fn compute_costs(&self, symbol: &Symbol, spec: &SymbolSpec) -> Costs {
-        let spread_pips = self.spreads.get(symbol).copied().unwrap_or(self.default_spread_pips);
+        let spread_pips = self.spread_of(symbol);
         Costs { half_spread: spread_pips * spec.pip_size / Decimal::TWO, slippage: self.slippage_pips * spec.pip_size }
     }
 
@@ -222,6 +227,10 @@ fn check_levels(
 }
 
 impl Venue for PaperVenue {
+    fn spread_pips(&self, symbol: &Symbol) -> Option<Decimal> {
+        Some(self.spread_of(symbol))
+    }
+
     fn name(&self) -> &str {
         "paper"
     }

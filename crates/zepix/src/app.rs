@@ -157,6 +157,9 @@ pub async fn start(
     let mut risk = RiskGate::new(config.risk.clone(), snapshot.trading_state.unwrap_or(config.engine.initial_state));
     risk.update_daily_pnl(snapshot.realized_today, unrealized);
     risk.restore_locks(snapshot.symbol_locks.iter().cloned());
+    if let Some(counters) = &snapshot.safety {
+        risk.restore_safety(counters.clone());
+    }
     let store_dyn: Arc<dyn Store> = store.clone();
     // Shadow plugins trade on virtual books: the paper simulator with the venue's costs, marked
     // with the same prices as the venue.

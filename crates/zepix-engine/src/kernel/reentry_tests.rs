@@ -1,0 +1,178 @@
+//! Re-entry chains, golden: SL-hunt recovery and TP continuation on a scripted price path, the
+//! safety service refusing a recovery with its reasons, a window that closes, a restart while a
+//! close is watched.
+
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use zepix_model::signal::parse_alert;
+use zepix_model::{Clock, SignalSource, TestClock};
+use zepix_plugin::chain::{ChainStatus, ReentryPlan};
+use zepix_plugin::{Capability, Decision, OrderIntent};
+
+use super::*;
+use crate::config::KernelConfig;
+use crate::ports::{InboxRecord, Store};
+use crate::risk::RiskConfig;
+use crate::testkit::{MemStore, ScriptedPlugin, kernel, manifest, restarted, slot};
+
+fn plan() -> ReentryPlan {
+    ReentryPlan {
+        sl_hunt: true,
+        zone_pips: Decimal::from(5),
+        sl_factor: Decimal::new(5, 1),
+        tp_continuation: true,
+        exit_continuation: false,
+        gap_pips: Decimal::from(10),
+        window_minutes: 60,
+        max_chain_level: 2,
+    }
+}
+
+/// A plugin that trades each entry and follows it for re-entries.
+fn follower() -> crate::registry::PluginSlot {
+    let mut m = manifest("re", "RE", &[]);
+    m.capabilities.extend([Capability::Reentry, Capability::Safety]);
+    slot(
+        m,
+        Box::new(ScriptedPlugin::new(|signal, ctx| {
+            let placed = ctx.place_order(OrderIntent::from_signal(signal).unwrap())?;
+            ctx.start_reentry(placed.position.id, plan())?;
+            Ok(Decision::executed(vec![placed.order.id], Vec::new()))
+        })),
+    )
+}
+
+struct Path {
+    kernel: Kernel,
+    store: Arc<MemStore>,
+    clock: TestClock,
+    config: KernelConfig,
+    seq: u64,
+}
+
+impl Path {
+    fn new(risk: RiskConfig) -> Self {
+        let clock = TestClock::new("2026-03-02T10:00:00Z".parse().unwrap());
+        let config = KernelConfig { risk, ..KernelConfig::default() };
+        let (kernel, store) = kernel(Arc::new(clock.clone()), vec![follower()], &config, Arc::default());
+        Self { kernel, store, clock, config, seq: 0 }
+    }
+
+    fn send(&mut self, alert: Value) {
+        self.seq += 1;
+        self.clock.advance(chrono::Duration::seconds(30));
+        let signal = parse_alert(alert.to_string().as_bytes(), self.clock.now()).unwrap().signal;
+        let record =
+            InboxRecord { seq: self.seq, source: SignalSource::Webhook, received_at: self.clock.now(), signal };
+        self.kernel.process(record).unwrap();
+        self.store.submit(self.kernel.take_ops());
+    }
+
+    fn price(&mut self, price: &str) {
+        self.send(json!({"type": "market", "symbol": "XAUUSD", "price": price}));
+    }
+
+    fn book(&self) -> Vec<String> {
+        let show = |p: Option<zepix_model::Price>| p.map_or_else(|| "-".into(), |p| p.to_string());
+        let positions = self.kernel.status().positions;
+        positions.iter().map(|p| format!("{}@{} {}/{}", p.lots, p.entry_price, show(p.tp), show(p.sl))).collect()
+    }
+
+    fn chain_events(&self) -> Vec<String> {
+        self.store.event_log().into_iter().filter(|e| e.kind == EventKind::Chain).map(|e| e.message).collect()
+    }
+
+    fn last(&self) -> zepix_plugin::chain::ReentryChain {
+        self.store
+            .ops()
+            .into_iter()
+            .filter_map(|op| match op {
+                StoreOp::Chain(r) => match *r {
+                    crate::chains::ChainRecord::Reentry(c) => Some(c),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .next_back()
+            .unwrap()
+    }
+}
+
+fn entry() -> Value {
+    json!({"id": "e1", "strategy": "RE", "symbol": "XAUUSD", "side": "buy", "price": "2000", "sl": "1990",
+           "tp": "2020", "lot": "0.1"})
+}
+
+#[test]
+fn a_stop_hunt_is_recovered_and_a_target_continued_until_the_last_level() {
+    let mut path = Path::new(RiskConfig::default());
+    path.send(entry());
+    path.price("1989");
+    assert!(path.book().is_empty(), "stopped out");
+    assert!(path.chain_events().last().unwrap().contains("watching for 1999.5"), "{:?}", path.chain_events());
+    path.price("1995");
+    assert!(path.book().is_empty(), "not back in the zone yet");
+    path.price("1999.6");
+    assert_eq!(path.book(), ["0.1@1999.6 2019.6/1994.6"], "recovery: half the stop distance, the same target");
+    assert_eq!(path.last().level, 1);
+    path.price("2019.6");
+    assert!(path.book().is_empty(), "level 1 took its profit");
+    path.price("2020");
+    assert!(path.book().is_empty(), "not 10 pips beyond the target yet");
+    path.price("2021");
+    assert_eq!(path.book(), ["0.1@2021 2041/2016"], "continuation after the target");
+    path.price("2041");
+    let done = path.last();
+    assert_eq!((done.status, done.level), (ChainStatus::Completed, 2), "max_chain_level 2 reached");
+    path.price("2060");
+    assert!(path.book().is_empty(), "a completed chain re-enters no more");
+    assert_eq!(path.kernel.status().safety.recoveries_today, 2);
+}
+
+#[test]
+fn the_safety_service_refuses_a_recovery_with_every_reason() {
+    let risk =
+        RiskConfig { consecutive_loss_cap: 1, recovery_hours_utc: "12:00-20:00".into(), ..RiskConfig::default() };
+    let mut path = Path::new(risk);
+    path.send(entry());
+    path.price("1989");
+    path.price("1999.6");
+    assert!(path.book().is_empty(), "no recovery");
+    let done = path.last();
+    assert_eq!(done.status, ChainStatus::Ended);
+    let note = done.note.unwrap();
+    assert!(note.contains("consecutive_losses: 1 stop losses in a row on XAUUSD (max 1)"), "{note}");
+    assert!(note.contains("trading_window: 10:01 UTC is outside 12:00-20:00"), "{note}");
+    let safety = path.kernel.status().safety;
+    assert_eq!((safety.refused["consecutive_losses"], safety.refused["trading_window"]), (1, 1));
+}
+
+#[test]
+fn a_watch_ends_when_its_window_closes() {
+    let mut path = Path::new(RiskConfig::default());
+    path.send(entry());
+    path.price("1989");
+    path.clock.advance(chrono::Duration::minutes(61));
+    path.price("1999.6");
+    assert!(path.book().is_empty());
+    let done = path.last();
+    assert_eq!(done.status, ChainStatus::Ended);
+    assert!(done.note.unwrap().contains("the window closed"));
+}
+
+#[test]
+fn a_restart_while_a_close_is_watched_keeps_watching() {
+    let mut path = Path::new(RiskConfig::default());
+    path.send(entry());
+    path.price("1989");
+    path.kernel.stop();
+    path.store.submit(path.kernel.take_ops());
+    let clock: Arc<dyn Clock> = Arc::new(path.clock.clone());
+    path.kernel = restarted(clock, vec![follower()], &path.config, Arc::default(), path.store.clone());
+    assert_eq!(path.kernel.status().reentries.len(), 1, "the watch is back");
+    path.price("1999.6");
+    assert_eq!(path.book(), ["0.1@1999.6 2019.6/1994.6"], "and re-enters after the restart");
+    assert_eq!(path.kernel.status().safety.losses_in_a_row["re:XAUUSD"], 1, "the safety counters came back too");
+}
