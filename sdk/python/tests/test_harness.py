@@ -288,6 +288,33 @@ class ChainServicesTest(unittest.TestCase):
                 self.assertEqual(h.positions, [])
 
 
+class Recovering(LogicPlugin):
+    """Follows each trade for re-entries when the safety service allows recoveries."""
+
+    def process_entry_signal(self, signal):
+        check = self.services.safety.check_recovery_allowed(signal.symbol)
+        if not check["allowed"]:
+            return self.reject("; ".join(check["reasons"]))
+        placed = self.services.orders.place_from_signal(signal)
+        chain = self.services.reentry.start(placed["position"]["id"], zone_pips=3, max_chain_level=2)
+        return self.executed(orders=[placed["id"]], reason=f"re-entry chain {chain['id']}")
+
+
+class ReentryServicesTest(unittest.TestCase):
+    def test_reentry_and_safety_requests(self):
+        with PluginHarness(Recovering) as h:
+            decision = h.send({"symbol": "XAUUSD", "side": "buy", "price": 2000, "sl": 1990})
+            self.assertEqual(decision["reason"], "re-entry chain 1")
+            method, params = h.engine.requests[-1]
+            self.assertEqual(method, "reentry.start")
+            self.assertEqual(params["plan"]["zone_pips"], "3")
+            self.assertEqual(params["plan"]["max_chain_level"], 2)
+            h.engine.recovery_refusals.append("consecutive_losses: 3 stop losses in a row on XAUUSD (max 3)")
+            decision = h.send({"symbol": "XAUUSD", "side": "buy", "price": 2000})
+            self.assertEqual(decision["kind"], "rejected")
+            self.assertIn("consecutive_losses", decision["reason"])
+
+
 class DeferredPlaceTest(unittest.TestCase):
     def test_orders_placed_by_the_engine_from_the_decision(self):
         class Deferred(LogicPlugin):

@@ -373,13 +373,50 @@ class DualOrder(_Service):
         return self._rt.request("dual_order.place", params)
 
 
+class Reentry(_Service):
+    """``reentry.*`` (capability ``reentry``): re-entry chains the engine runs after a followed
+    trade closes (SL-hunt recovery, TP continuation, exit continuation), each recovery checked by
+    the safety service first."""
+
+    __slots__ = ()
+
+    def start(self, position_id: int, sl_hunt: bool = True, zone_pips: Any = 5, sl_factor: Any = 1,
+              tp_continuation: bool = True, exit_continuation: bool = False, gap_pips: Any = 10,
+              window_minutes: int = 60, max_chain_level: int = 3) -> dict:
+        """Follows an open position of the plugin; returns the chain (``id``, ``level``,
+        ``position``, ``watching``, ``status``…)."""
+        plan = {
+            "sl_hunt": bool(sl_hunt), "zone_pips": num(zone_pips), "sl_factor": num(sl_factor),
+            "tp_continuation": bool(tp_continuation), "exit_continuation": bool(exit_continuation),
+            "gap_pips": num(gap_pips), "window_minutes": int(window_minutes), "max_chain_level": int(max_chain_level),
+        }
+        return self._rt.request("reentry.start", {"position_id": position_id, "plan": plan})
+
+    def chains(self) -> list:
+        """The plugin's active re-entry chains."""
+        return self._rt.request("reentry.chains", {})
+
+
+class Safety(_Service):
+    """``safety.*`` (capability ``safety``)."""
+
+    __slots__ = ()
+
+    def check_recovery_allowed(self, symbol: str) -> dict:
+        """``{"allowed": bool, "reasons": [...]}``: whether a recovery may open now on ``symbol``,
+        with every reason it may not (daily recovery cap, losses in a row, cooldown, spread,
+        trading window, trading state)."""
+        return self._rt.request("safety.check_recovery_allowed", {"symbol": symbol})
+
+
 class Services:
     """Every service, as ``self.services.orders``, ``.positions``, ``.risk``, ``.market``,
-    ``.trend``, ``.notify``, ``.signals``, ``.dual_order`` and ``.profit_booking``;
+    ``.trend``, ``.notify``, ``.signals``, ``.dual_order``, ``.profit_booking``, ``.reentry`` and
+    ``.safety``;
     ``call(method, **params)`` reaches any other protocol method (``reentry.*``…) as is."""
 
     __slots__ = ("_rt", "orders", "positions", "risk", "market", "trend", "notify", "signals", "dual_order",
-                 "profit_booking")
+                 "profit_booking", "reentry", "safety")
 
     def __init__(self, runtime: Any) -> None:
         self._rt = runtime
@@ -392,6 +429,8 @@ class Services:
         self.signals = Signals(runtime)
         self.dual_order = DualOrder(runtime)
         self.profit_booking = ProfitBooking(runtime)
+        self.reentry = Reentry(runtime)
+        self.safety = Safety(runtime)
 
     def call(self, method: str, **params: Any) -> Any:
         """A raw protocol call: ``self.services.call("reentry.start", position_id=7)``."""

@@ -245,6 +245,9 @@ _PARAMS = {
     "profit_booking.start": {"symbol", "side", "lot", "risk_pct", "risk_amount", "price", "sl", "comment",
                              "signal_id", "plan"},
     "profit_booking.chains": set(),
+    "reentry.start": {"position_id", "plan"},
+    "reentry.chains": set(),
+    "safety.check_recovery_allowed": {"symbol"},
 }
 _REQUIRED = {
     "orders.place": ("symbol", "side"),
@@ -259,6 +262,8 @@ _REQUIRED = {
     "signals.emit": ("signal",),
     "dual_order.place": ("symbol", "side"),
     "profit_booking.start": ("symbol", "side"),
+    "reentry.start": ("position_id",),
+    "safety.check_recovery_allowed": ("symbol",),
 }
 
 
@@ -298,6 +303,8 @@ class FakeEngine:
         self.requests: list[tuple[str, dict]] = []
         self.placed_queue: list[dict] = []
         self.chains: list[dict] = []
+        self.reentries: list[dict] = []
+        self.recovery_refusals: list[str] = []
         self._next_id = 1
         self._refusals: list[tuple[str, str]] = []
         self.in_signal = False
@@ -592,6 +599,27 @@ class FakeEngine:
 
     def _profit_booking_chains(self, p: dict) -> list:
         return [c for c in self.chains if c["status"] == "active"]
+
+    # Re-entries: the test engine records the chain a plugin starts; the watching and the
+    # re-entering happen in the engine, on its prices.
+
+    def _reentry_start(self, p: dict) -> dict:
+        position = self._position(p["position_id"])
+        chain = {
+            "id": len(self.reentries) + 1, "plugin": self.plugin_id, "shadow": False, "symbol": position["symbol"],
+            "side": position["side"], "signal_id": position.get("signal_id"), "lot": position["lots"],
+            "plan": p.get("plan") or {}, "level": 0, "position": position["id"], "watching": None, "booked": "0",
+            "status": "active", "note": None, "started_at": position["opened_at"], "updated_at": position["opened_at"],
+        }
+        self.reentries.append(chain)
+        return chain
+
+    def _reentry_chains(self, p: dict) -> list:
+        return [c for c in self.reentries if c["status"] == "active"]
+
+    def _safety_check_recovery_allowed(self, p: dict) -> dict:
+        """Allowed unless a test set ``recovery_refusals`` (reasons)."""
+        return {"allowed": not self.recovery_refusals, "reasons": list(self.recovery_refusals)}
 
     def _dual_order_place(self, p: dict) -> dict:
         plan = dict(p.get("plan") or {})
