@@ -670,6 +670,31 @@ mod tests {
     }
 
     #[test]
+    fn recovery_checks_list_every_reason() {
+        let config = RiskConfig {
+            daily_recovery_cap: 1,
+            max_recovery_spread_pips: Decimal::from(3),
+            recovery_hours_utc: "22:00-06:00".into(),
+            ..RiskConfig::default()
+        };
+        let mut gate = RiskGate::new(config, TradingState::Active);
+        let (p, xau) = (PluginId::new("p").unwrap(), Symbol::new("XAUUSD").unwrap());
+        let night: DateTime<Utc> = "2026-03-02T23:30:00Z".parse().unwrap();
+        let ok = gate.check_recovery(&p, &xau, night, Some(Decimal::from(2)));
+        assert!(ok.allowed && ok.reasons.is_empty(), "inside a window that wraps past midnight: {ok:?}");
+        gate.record_recovery();
+        let noon: DateTime<Utc> = "2026-03-02T12:00:00Z".parse().unwrap();
+        let refused = gate.check_recovery(&p, &xau, noon, Some(Decimal::from(5)));
+        let codes: Vec<&str> = refused.reasons.iter().filter_map(|r| r.split(':').next()).collect();
+        assert_eq!(codes, ["daily_recovery_cap", "spread", "trading_window"], "{refused:?}");
+        assert!(!refused.allowed);
+        gate.daily_reset();
+        assert!(gate.check_recovery(&p, &xau, night, None).allowed, "the daily reset restarts the count");
+        assert_eq!(parse_hours("24:00-07:00"), Ok((1440, 420)));
+        assert!(parse_hours("25:00-07:00").is_err() && parse_hours("0700").is_err());
+    }
+
+    #[test]
     fn open_lots_per_symbol_are_capped() {
         let config = RiskConfig { max_lots_per_symbol: Decimal::ONE, ..RiskConfig::default() };
         let mut gate = RiskGate::new(config, TradingState::Active);

@@ -111,6 +111,9 @@ impl Config {
         if let Err(e) = self.venue.validate() {
             problems.push(format!("[venue] {e}"));
         }
+        if let Err(e) = zepix_engine::risk::parse_hours(&self.risk.recovery_hours_utc) {
+            problems.push(format!("[risk] recovery_hours_utc: {e}"));
+        }
         if self.risk.max_lots_per_symbol < rust_decimal::Decimal::ZERO {
             problems.push(format!(
                 "[risk] max_lots_per_symbol = {}: expected 0 (off) or a positive number of lots",
@@ -349,6 +352,8 @@ url = "${DATABASE_URL}"
         assert!(bad.contains("[risk] invalid value: integer `-5`, expected u32"), "{bad}");
         let bad = Config::parse("[risk]\nmax_lots_per_symbol = -1\n", env).unwrap_err().join("\n");
         assert!(bad.contains("[risk] max_lots_per_symbol = -1: expected 0 (off) or a positive number"), "{bad}");
+        let bad = Config::parse("[risk]\nrecovery_hours_utc = \"7-20\"\n", env).unwrap_err().join("\n");
+        assert!(bad.contains("[risk] recovery_hours_utc: `7-20` is not hours such as 07:00-20:00"), "{bad}");
         let ok = Config::parse("[risk]\nsl_cooldown_minutes = 30\nmax_lots_per_symbol = 2.5\n", env).unwrap();
         assert_eq!(ok.risk.sl_cooldown_minutes, 30);
     }
