@@ -99,3 +99,39 @@ async fn a_dual_order_from_an_alert_pyramids_across_a_restart() {
     }
     app.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_trade_is_recovered_after_a_restart_and_its_target_continued() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = config(tmp.path());
+    let settings = json!({"reentry": true, "reentry_zone_pips": 5, "reentry_sl_factor": 0.5, "reentry_max_level": 2});
+    config.plugins.insert(
+        PluginId::new("signal_executor").unwrap(),
+        PluginConfig { settings: settings.as_object().cloned().unwrap(), ..PluginConfig::default() },
+    );
+    let app = start(&config).await;
+    alert(
+        &app,
+        json!({"id": "r1", "strategy": "SIGNAL_EXECUTOR", "symbol": "XAUUSD", "side": "buy",
+                       "price": "2000", "sl": "1990", "tp": "2020", "lot": "0.1"}),
+    )
+    .await;
+    price(&app, "1989").await;
+    let s = status(&app).await;
+    assert!(book(&s).is_empty(), "stopped out: {s}");
+    assert_eq!(s["reentries"][0]["watching"]["trigger"], "1999.5", "{s}");
+    app.stop().await.unwrap();
+
+    let app = start(&config).await;
+    price(&app, "1999.6").await;
+    let s = status(&app).await;
+    assert_eq!(book(&s), [r#""0.1"@"1999.6" tp "2019.6""#], "recovered after the restart: {s}");
+    assert_eq!(s["positions"][0]["sl"], "1994.6", "half the original stop distance");
+    assert_eq!(s["safety"]["recoveries_today"], 1);
+    price(&app, "2019.6").await;
+    price(&app, "2029.6").await;
+    let s = status(&app).await;
+    assert_eq!(book(&s), [r#""0.1"@"2029.6" tp "2049.6""#], "continued 10 pips past the target: {s}");
+    assert_eq!(s["reentries"][0]["level"], 2);
+    app.stop().await.unwrap();
+}

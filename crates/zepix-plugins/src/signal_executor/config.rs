@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::json;
-use zepix_plugin::chain::{DualPlan, PyramidPlan, Target};
+use zepix_plugin::chain::{DualPlan, PyramidPlan, ReentryPlan, Target};
 use zepix_plugin::{SettingSchema, Settings};
 
-use crate::common::{choice, integer_list, number};
+use crate::common::{boolean, choice, integer_list, number};
 
 /// How an entry is traded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -37,6 +37,18 @@ pub struct ExecutorConfig {
     pub level_target_pips: Decimal,
     /// The chain's stop, in pips against each level's entry.
     pub chain_sl_pips: Decimal,
+    /// Follow each single order for re-entries.
+    pub reentry: bool,
+    /// After a stop loss, re-enter when the price is back within this many pips of the entry.
+    pub reentry_zone_pips: Decimal,
+    /// After a take profit, re-enter when the price has gone this many pips beyond it.
+    pub reentry_gap_pips: Decimal,
+    /// A recovery's stop distance as a share of the original.
+    pub reentry_sl_factor: Decimal,
+    /// How long a close is watched.
+    pub reentry_window_minutes: u32,
+    /// The most re-entries in a chain.
+    pub reentry_max_level: u32,
 }
 
 impl ExecutorConfig {
@@ -51,6 +63,9 @@ impl ExecutorConfig {
             OrderMode::Pyramid => config.pyramid().validate()?,
             OrderMode::Single => {}
         }
+        if config.reentry {
+            config.reentry_plan().validate()?;
+        }
         Ok(config)
     }
 
@@ -61,6 +76,19 @@ impl ExecutorConfig {
             levels: self.pyramid_levels.clone(),
             target: Target::Pips(self.level_target_pips),
             sl_pips: self.chain_sl_pips,
+        }
+    }
+
+    /// The re-entry plan the settings describe.
+    #[must_use]
+    pub fn reentry_plan(&self) -> ReentryPlan {
+        ReentryPlan {
+            zone_pips: self.reentry_zone_pips,
+            gap_pips: self.reentry_gap_pips,
+            sl_factor: self.reentry_sl_factor,
+            window_minutes: self.reentry_window_minutes,
+            max_chain_level: self.reentry_max_level,
+            ..ReentryPlan::default()
         }
     }
 
@@ -102,5 +130,36 @@ pub fn schema() -> BTreeMap<String, SettingSchema> {
             "chain_sl_pips".to_owned(),
             number(json!(20), 0.1, 100_000.0, "The chain's stop, in pips against each level's entry."),
         ),
+        (
+            "reentry".to_owned(),
+            boolean(false, "Follow each single order for re-entries: SL-hunt recovery and TP continuation."),
+        ),
+        (
+            "reentry_zone_pips".to_owned(),
+            number(
+                json!(5),
+                0.0,
+                100_000.0,
+                "After a stop loss: re-enter when the price is back within this many pips of the entry.",
+            ),
+        ),
+        (
+            "reentry_gap_pips".to_owned(),
+            number(
+                json!(10),
+                0.1,
+                100_000.0,
+                "After a take profit: re-enter when the price has gone this many pips beyond it.",
+            ),
+        ),
+        (
+            "reentry_sl_factor".to_owned(),
+            number(json!(1), 0.05, 1.0, "A recovery's stop distance as a share of the original (0.5 = half as far)."),
+        ),
+        (
+            "reentry_window_minutes".to_owned(),
+            number(json!(60), 1.0, 10_080.0, "How long a close is watched, in minutes."),
+        ),
+        ("reentry_max_level".to_owned(), number(json!(3), 1.0, 20.0, "The most re-entries in one chain.")),
     ])
 }

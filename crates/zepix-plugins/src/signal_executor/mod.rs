@@ -23,6 +23,8 @@ pub const CAPABILITIES: &[Capability] = &[
     Capability::MarketData,
     Capability::DualOrder,
     Capability::ProfitBooking,
+    Capability::Reentry,
+    Capability::Safety,
 ];
 
 /// The manifest, as code.

@@ -27,6 +27,12 @@ impl Plugin for SignalExecutor {
             Err(rejection) => return Ok(rejection),
         };
         match self.config.order_mode {
+            OrderMode::Single if self.config.reentry => {
+                let placed = ctx.place_order(intent)?;
+                let chain = ctx.start_reentry(placed.position.id, self.config.reentry_plan())?;
+                let reason = Some(format!("re-entry chain {}", chain.id));
+                Ok(Decision { reason, ..Decision::executed(vec![placed.order.id], Vec::new()) })
+            }
             OrderMode::Single => place(intent, ctx),
             OrderMode::Dual => {
                 let done = ctx.place_dual_order(intent, self.config.dual_plan())?;

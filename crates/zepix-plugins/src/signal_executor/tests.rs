@@ -65,7 +65,9 @@ fn declares_no_trend_or_notify_and_refuses_unknown_or_bad_settings() {
             Service::Risk,
             Service::Market,
             Service::DualOrder,
-            Service::ProfitBooking
+            Service::ProfitBooking,
+            Service::Reentry,
+            Service::Safety
         ]
     );
     assert!(manifest.timeframes.is_empty(), "any timeframe");
