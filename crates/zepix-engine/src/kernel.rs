@@ -300,9 +300,13 @@ impl Kernel {
         if now < self.next_reset {
             return;
         }
+        let ended = (self.next_reset - chrono::Duration::seconds(1)).date_naive();
         self.next_reset = self.schedule.next(now);
         let realized = self.services.realized_today();
         self.services.daily_reset();
+        for slot in self.registry.slots() {
+            self.services.record(StoreOp::DayClosed { plugin: slot.meta.id().clone(), date: ended });
+        }
         for i in 0..self.registry.slots().len() {
             if self.registry.slots()[i].state == PluginState::Running {
                 self.call_hook(i, None, |p, ctx| p.on_daily_reset(ctx));
@@ -1037,3 +1041,6 @@ mod chain_tests;
 
 #[cfg(test)]
 mod reentry_tests;
+
+#[cfg(test)]
+mod loss_limit_props;

@@ -245,6 +245,14 @@ pub enum StoreOp {
     },
     /// A dual order, a profit chain or a re-entry chain started or changed (upsert by kind and id).
     Chain(Box<ChainRecord>),
+    /// The daily reset: the plugin's `performance` row of the day that ended exists, zero when
+    /// it traded nothing.
+    DayClosed {
+        /// Which.
+        plugin: PluginId,
+        /// The day that ended (UTC date of its last instant, as trades' rows are dated).
+        date: chrono::NaiveDate,
+    },
     /// The safety service's counters changed.
     Safety(Box<crate::risk::SafetyCounters>),
     /// A symbol's cooldown lock was set (`Some`) or lifted (`None`).

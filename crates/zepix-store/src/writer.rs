@@ -63,6 +63,7 @@ type OpResult = Result<(), String>;
 enum PluginCopy<'a> {
     Opened(&'a Position),
     Closed(&'a Trade),
+    DayClosed(&'a PluginId, NaiveDate),
 }
 
 impl PluginCopy<'_> {
@@ -70,6 +71,7 @@ impl PluginCopy<'_> {
         match self {
             Self::Opened(position) => &position.plugin,
             Self::Closed(trade) => &trade.position.plugin,
+            Self::DayClosed(plugin, _) => plugin,
         }
     }
 
@@ -77,6 +79,7 @@ impl PluginCopy<'_> {
         match self {
             Self::Opened(position) => format!("open trade {}", position.id),
             Self::Closed(trade) => format!("closed trade {}", trade.position.id),
+            Self::DayClosed(_, date) => format!("performance of {date}"),
         }
     }
 }
@@ -284,6 +287,10 @@ impl Writer {
                 PluginCopy::Closed(trade) => plugin_db::record_close(conn, trade).map(|date| {
                     days.entry(date).or_default().push(trade.pnl.value());
                 }),
+                PluginCopy::DayClosed(_, date) => {
+                    days.entry(*date).or_default();
+                    Ok(())
+                }
             };
             if let Err(e) = done {
                 errors.push(format!("{}: {e}", copy.describe()));
@@ -486,6 +493,7 @@ impl Writer {
                     })
                     .map_err(sql)?;
             }
+            StoreOp::DayClosed { plugin, date } => copies.push(PluginCopy::DayClosed(plugin, *date)),
             StoreOp::Safety(counters) => {
                 let data = serde_json::to_string(counters).map_err(|e| e.to_string())?;
                 self.conn
@@ -649,6 +657,7 @@ fn describe(op: &StoreOp) -> String {
         StoreOp::SymbolLock { symbol, .. } => format!("lock of {symbol}"),
         StoreOp::Chain(record) => format!("{} chain {}", record.key().0, record.key().1),
         StoreOp::Safety(_) => "safety counters".to_owned(),
+        StoreOp::DayClosed { plugin, date } => format!("day {date} of {plugin}"),
         StoreOp::ShadowPosition(p) => format!("shadow position {} of {}", p.id, p.plugin),
         StoreOp::ShadowClosed(t) => format!("close of shadow position {} of {}", t.position.id, t.position.plugin),
         StoreOp::ShadowDecision { signal_id, .. } => format!("shadow decision on `{signal_id}`"),

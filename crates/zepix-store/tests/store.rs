@@ -350,6 +350,18 @@ fn a_broken_plugin_db_never_costs_the_engine_its_record() {
 }
 
 #[test]
+fn the_daily_reset_leaves_a_performance_row_for_a_day_without_trades() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let date = chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+    store.submit(vec![StoreOp::DayClosed { plugin: plugin("quiet"), date }]);
+    store.flush().unwrap();
+    let rows = store.plugin_db(&plugin("quiet")).unwrap().query("SELECT * FROM performance", &[]).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0]["date"].as_str(), rows[0]["total_trades"].as_i64()), (Some("2026-03-02"), Some(0)));
+}
+
+#[test]
 fn shadow_books_modes_and_decisions_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).unwrap();

@@ -328,6 +328,16 @@ fn daily_loss_limit_is_reduce_only_until_the_daily_reset() {
     assert_eq!(o.status, OutcomeStatus::Executed, "the reset opened the lock");
     assert_eq!(day.events(EventKind::DailyReset).len(), 1);
     assert!(!day.kernel.status().daily_loss_locked);
+    let closed: Vec<String> = day
+        .store
+        .ops()
+        .iter()
+        .filter_map(|op| match op {
+            StoreOp::DayClosed { plugin, date } => Some(format!("{plugin} {date}")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(closed, ["exec 2026-03-02"], "a performance row for each plugin's day that ended at 22:05 UTC");
 }
 
 #[test]
