@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use zepix_model::{CloseReason, PluginId, PositionId, Price, Trade};
-use zepix_plugin::chain::{ChainStatus, DualOrder, ProfitChain, ReentryChain, Watch, WatchKind};
+use zepix_plugin::chain::{ChainStatus, DualOrder, ProfitChain, ReentryChain, Shield, Watch, WatchKind};
 
 /// A chain or dual order as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,9 +20,22 @@ pub enum ChainRecord {
     Dual(DualOrder),
     /// A re-entry chain.
     Reentry(ReentryChain),
+    /// A reverse shield.
+    Shield(Shield),
 }
 
 impl ChainRecord {
+    /// Its owner.
+    #[must_use]
+    pub const fn plugin(&self) -> &PluginId {
+        match self {
+            Self::Profit(c) => &c.plugin,
+            Self::Dual(d) => &d.plugin,
+            Self::Reentry(r) => &r.plugin,
+            Self::Shield(s) => &s.plugin,
+        }
+    }
+
     /// Its kind (`profit` or `dual`) and id: what identifies it in the store.
     #[must_use]
     pub const fn key(&self) -> (&'static str, u64) {
@@ -30,6 +43,7 @@ impl ChainRecord {
             Self::Profit(c) => ("profit", c.id),
             Self::Dual(d) => ("dual", d.id),
             Self::Reentry(r) => ("reentry", r.id),
+            Self::Shield(s) => ("shield", s.id),
         }
     }
 
@@ -40,6 +54,7 @@ impl ChainRecord {
             Self::Profit(c) => c.status == ChainStatus::Active || !c.open.is_empty(),
             Self::Dual(d) => d.a.is_some() || d.b.is_some(),
             Self::Reentry(r) => r.status == ChainStatus::Active,
+            Self::Shield(s) => s.status == ChainStatus::Active,
         }
     }
 }
@@ -51,7 +66,9 @@ pub enum Step {
     OpenLevel(u64),
     /// A watched close's trigger was reached: re-enter (after the safety check).
     Reenter(u64),
-    /// The chain's stop was reached: close the rest of its level.
+    /// A shielded position went against it by its trigger: open the hedge.
+    Hedge(u64),
+    /// Close positions: the rest of a stopped level, or a hedge no longer needed.
     Close {
         /// The owner.
         plugin: PluginId,
@@ -59,6 +76,8 @@ pub enum Step {
         shadow: bool,
         /// What to close.
         positions: Vec<PositionId>,
+        /// Why.
+        reason: CloseReason,
     },
 }
 
@@ -86,6 +105,9 @@ pub struct Chains {
     dual_b: HashMap<Key, u64>,
     reentry: BTreeMap<u64, ReentryChain>,
     follows: HashMap<Key, u64>,
+    shields: BTreeMap<u64, Shield>,
+    protects: HashMap<Key, u64>,
+    hedges: HashMap<Key, u64>,
 }
 
 fn key(plugin: &PluginId, shadow: bool, id: PositionId) -> Key {
@@ -102,6 +124,7 @@ impl Chains {
                 ChainRecord::Profit(c) => chains.track_chain(c),
                 ChainRecord::Dual(d) => chains.track_dual(d),
                 ChainRecord::Reentry(r) => chains.track_reentry(r),
+                ChainRecord::Shield(s) => chains.track_shield(s),
             }
         }
         chains
@@ -155,10 +178,116 @@ impl Chains {
         self.reentry.values().filter(|r| &r.plugin == plugin).cloned().collect()
     }
 
-    /// Whether any re-entry chain watches a close.
+    /// Whether any re-entry chain watches a close or any shield guards a position: they need
+    /// every price.
     #[must_use]
     pub fn watching(&self) -> bool {
-        self.reentry.values().any(|r| r.watching.is_some())
+        !self.shields.is_empty() || self.reentry.values().any(|r| r.watching.is_some())
+    }
+
+    fn track_shield(&mut self, s: Shield) {
+        self.protects.insert(key(&s.plugin, s.shadow, s.position), s.id);
+        if let Some(h) = s.hedge {
+            self.hedges.insert(key(&s.plugin, s.shadow, h), s.id);
+        }
+        self.shields.insert(s.id, s);
+    }
+
+    /// Starts guarding a position; returns its record.
+    pub fn start_shield(&mut self, shield: Shield) -> ChainRecord {
+        self.track_shield(shield.clone());
+        ChainRecord::Shield(shield)
+    }
+
+    /// A live shield.
+    #[must_use]
+    pub fn shield(&self, id: u64) -> Option<&Shield> {
+        self.shields.get(&id)
+    }
+
+    /// Every live shield.
+    #[must_use]
+    pub fn shields(&self) -> Vec<Shield> {
+        self.shields.values().cloned().collect()
+    }
+
+    /// A shield's hedge opened (`Some`), or was refused (`None`: the shield ends, with `why`).
+    pub fn hedged(&mut self, id: u64, hedge: Option<PositionId>, why: &str, now: DateTime<Utc>) -> Effects {
+        let mut fx = Effects::default();
+        let Some(s) = self.shields.get_mut(&id) else { return fx };
+        s.updated_at = now;
+        match hedge {
+            Some(h) => {
+                s.hedge = Some(h);
+                s.hedges += 1;
+                let message = format!(
+                    "reverse shield {id}: #{} is {} against it: hedge #{h} opened",
+                    s.position, s.trigger_distance
+                );
+                fx.events.push((s.plugin.clone(), message, json!({"shield": id, "hedge": h})));
+                self.hedges.insert(key(&s.plugin, s.shadow, h), id);
+            }
+            None => {
+                s.status = ChainStatus::Ended;
+                let message = format!("reverse shield {id} ended: its hedge was refused: {why}");
+                fx.events.push((s.plugin.clone(), message, json!({"shield": id})));
+                self.protects.remove(&key(&s.plugin, s.shadow, s.position));
+            }
+        }
+        let s = s.clone();
+        if s.status != ChainStatus::Active {
+            self.shields.remove(&id);
+        }
+        fx.records.push(ChainRecord::Shield(s));
+        fx
+    }
+
+    fn shields_on_price(&mut self, symbol: &zepix_model::Symbol, price: Price, fx: &mut Effects) {
+        for s in self.shields.values().filter(|s| &s.symbol == symbol) {
+            let adverse = (s.entry.value() - price.value()) * s.side.sign();
+            match s.hedge {
+                None if adverse >= s.trigger_distance => fx.steps.push(Step::Hedge(s.id)),
+                Some(h) if adverse * rust_decimal::Decimal::TWO <= s.trigger_distance => fx.steps.push(Step::Close {
+                    plugin: s.plugin.clone(),
+                    shadow: s.shadow,
+                    positions: vec![h],
+                    reason: CloseReason::Manual,
+                }),
+                _ => {}
+            }
+        }
+    }
+
+    /// A close that concerns a shield: its hedge closed, or the position it guards.
+    fn shield_close(&mut self, k: &Key, trade: &Trade, fx: &mut Effects) {
+        let now = trade.closed_at;
+        if let Some(id) = self.hedges.remove(k)
+            && let Some(s) = self.shields.get_mut(&id)
+        {
+            s.hedge = None;
+            s.booked += trade.pnl;
+            s.updated_at = now;
+            let message = format!("reverse shield {id}: hedge #{} closed for {}", trade.position.id, trade.pnl);
+            fx.events.push((s.plugin.clone(), message, json!({"shield": id, "pnl": trade.pnl})));
+            fx.records.push(ChainRecord::Shield(s.clone()));
+        }
+        if let Some(id) = self.protects.remove(k)
+            && let Some(mut s) = self.shields.remove(&id)
+        {
+            s.status = ChainStatus::Ended;
+            s.updated_at = now;
+            if let Some(h) = s.hedge {
+                fx.steps.push(Step::Close {
+                    plugin: s.plugin.clone(),
+                    shadow: s.shadow,
+                    positions: vec![h],
+                    reason: CloseReason::Manual,
+                });
+            }
+            let message = format!("reverse shield {id} ended: #{} closed ({})", s.position, trade.reason.as_str());
+            fx.events.push((s.plugin.clone(), message, json!({"shield": id})));
+            fx.records.push(ChainRecord::Shield(s));
+        }
     }
 
     /// Every live re-entry chain.
@@ -198,6 +327,7 @@ impl Chains {
         for (id, why) in expired {
             self.finish_reentry(id, ChainStatus::Ended, why, now, &mut fx);
         }
+        self.shields_on_price(symbol, price, &mut fx);
         fx
     }
 
@@ -359,6 +489,7 @@ impl Chains {
         if let Some(id) = self.follows.remove(&k) {
             self.reentry_closed(id, trade, pip, &mut fx);
         }
+        self.shield_close(&k, trade, &mut fx);
         if let Some(id) = self.dual_a.remove(&k) {
             self.dual_half_closed(id, true, trade, &mut fx);
         }
@@ -387,7 +518,12 @@ impl Chains {
                     c.note = Some(format!("level {} reached the chain's stop at {}", c.level + 1, trade.exit_price));
                     // The rest of the level closes too; the chain ends when the last one has.
                     if !c.open.is_empty() {
-                        fx.steps.push(Step::Close { plugin: c.plugin.clone(), shadow, positions: c.open.clone() });
+                        fx.steps.push(Step::Close {
+                            plugin: c.plugin.clone(),
+                            shadow,
+                            positions: c.open.clone(),
+                            reason: CloseReason::StopLoss,
+                        });
                     }
                 }
                 CloseReason::Signal | CloseReason::Reversal | CloseReason::Manual if c.open.is_empty() => {

@@ -9,7 +9,7 @@ use zepix_model::{
     CloseReason, Lots, PluginId, Position, PositionId, Price, Side, Signal, SignalId, Sizing, Symbol, Timeframe, Trade,
     Trend,
 };
-use zepix_plugin::chain::{DualPlan, ProfitChain, PyramidPlan, RecoveryCheck, ReentryChain, ReentryPlan};
+use zepix_plugin::chain::{DualPlan, ProfitChain, PyramidPlan, RecoveryCheck, ReentryChain, ReentryPlan, Shield};
 use zepix_plugin::{
     DualPlaced, NotifyLevel, OrderIntent, Placed, PluginContext, Service, ServiceError, ServiceErrorCode,
 };
@@ -151,6 +151,10 @@ impl PluginContext for Ctx<'_> {
 
     fn reentry_chains(&mut self) -> Result<Vec<ReentryChain>, ServiceError> {
         self.call(Service::Reentry, |s, m, _| Ok(s.reentries_of(m.id())))
+    }
+
+    fn shield_position(&mut self, position: PositionId, share: rust_decimal::Decimal) -> Result<Shield, ServiceError> {
+        self.call(Service::Safety, |s, m, _| s.start_shield(m, position, share))
     }
 
     fn check_recovery_allowed(&mut self, symbol: &Symbol) -> Result<RecoveryCheck, ServiceError> {

@@ -68,6 +68,8 @@ pub struct EngineStatus {
     pub reentries: Vec<zepix_plugin::chain::ReentryChain>,
     /// What the safety service has counted.
     pub safety: crate::risk::SafetyCounters,
+    /// Reverse shields guarding positions.
+    pub shields: Vec<zepix_plugin::chain::Shield>,
 }
 
 enum CallError {
@@ -744,6 +746,13 @@ impl Kernel {
             let meta = &self.registry.slots()[i].meta;
             self.services.open_level(meta, id);
         }
+        for id in self.services.take_pending_hedges() {
+            let Some(plugin) = self.services.shield(id).map(|s| s.plugin.clone()) else { continue };
+            if let Some(i) = self.registry.index_of(&plugin) {
+                let meta = &self.registry.slots()[i].meta;
+                self.services.hedge(meta, id);
+            }
+        }
         for id in self.services.take_pending_reentries() {
             let Some(plugin) = self.services.reentry(id).map(|c| c.plugin.clone()) else { continue };
             if let Some(i) = self.registry.index_of(&plugin) {
@@ -995,6 +1004,7 @@ impl Kernel {
             chains: self.services.chains(),
             reentries: self.services.reentries(),
             safety: self.services.risk().safety().clone(),
+            shields: self.services.shields(),
         }
     }
 }

@@ -14,7 +14,8 @@ use zepix_model::{
     Trade, Trend,
 };
 use zepix_plugin::chain::{
-    ChainStatus, DualOrder, DualPlan, ProfitChain, PyramidPlan, RecoveryCheck, ReentryChain, ReentryPlan, Target,
+    ChainStatus, DualOrder, DualPlan, ProfitChain, PyramidPlan, RecoveryCheck, ReentryChain, ReentryPlan, Shield,
+    Target,
 };
 use zepix_plugin::{DualPlaced, NotifyLevel, OrderIntent, Placed, RiskCode, Service, ServiceError, ServiceErrorCode};
 
@@ -77,6 +78,8 @@ pub struct Services {
     pending_levels: Vec<u64>,
     /// Re-entry chains whose trigger was reached: the kernel re-enters them.
     pending_reentries: Vec<u64>,
+    /// Shields whose trigger was reached: the kernel opens their hedge.
+    pending_hedges: Vec<u64>,
 }
 
 /// Makes an empty virtual book for a shadow plugin.
@@ -136,7 +139,97 @@ impl Services {
             chains: Chains::default(),
             pending_levels: Vec::new(),
             pending_reentries: Vec::new(),
+            pending_hedges: Vec::new(),
         }
+    }
+
+    /// Shields waiting for their hedge, taken out.
+    pub fn take_pending_hedges(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.pending_hedges)
+    }
+
+    /// Every live reverse shield.
+    #[must_use]
+    pub fn shields(&self) -> Vec<Shield> {
+        self.chains.shields()
+    }
+
+    /// A live reverse shield.
+    #[must_use]
+    pub fn shield(&self, id: u64) -> Option<&Shield> {
+        self.chains.shield(id)
+    }
+
+    /// Guards an open position of the plugin with a reverse shield: a hedge opens when it has
+    /// gone against it by `share` of its stop distance and closes when it recovers to half that.
+    ///
+    /// # Errors
+    /// `share` outside (0, 1], no such open position, or a position without a stop loss.
+    pub fn start_shield(
+        &mut self,
+        meta: &PluginMeta,
+        position: PositionId,
+        share: rust_decimal::Decimal,
+    ) -> Result<Shield, ServiceError> {
+        let invalid = |m: String| err(Service::Safety, ServiceErrorCode::InvalidRequest, m);
+        if share <= rust_decimal::Decimal::ZERO || share > rust_decimal::Decimal::ONE {
+            return Err(invalid(format!("share: {share} is not in (0, 1]")));
+        }
+        let p = self
+            .venue_of(meta.id())
+            .open_positions()
+            .find(|p| p.id == position && &p.plugin == meta.id())
+            .cloned()
+            .ok_or_else(|| {
+                err(Service::Safety, ServiceErrorCode::NotFound, format!("no open position {position} of this plugin"))
+            })?;
+        let sl =
+            p.sl.ok_or_else(|| invalid(format!("position {position} has no stop loss to measure the shield by")))?;
+        let now = self.now();
+        let id = self.chains.next_id();
+        let shield = Shield {
+            id,
+            plugin: meta.id().clone(),
+            shadow: self.is_shadow(meta.id()),
+            position: p.id,
+            symbol: p.symbol.clone(),
+            side: p.side,
+            lot: p.lots,
+            entry: p.entry_price,
+            trigger_distance: ((p.entry_price.value() - sl.value()).abs() * share).normalize(),
+            hedge: None,
+            hedges: 0,
+            booked: Money::ZERO,
+            status: ChainStatus::Active,
+            started_at: now,
+            updated_at: now,
+        };
+        let message =
+            format!("reverse shield {id} guards #{} ({} against it opens a hedge)", p.id, shield.trigger_distance);
+        self.event(EventKind::Chain, Some(meta.id()), message, json!({"shield": id, "position": p.id}));
+        let record = self.chains.start_shield(shield.clone());
+        self.ops.push(StoreOp::Chain(Box::new(record)));
+        Ok(shield)
+    }
+
+    /// Opens a shield's hedge: the opposite side, the same size, no stop or target.
+    pub fn hedge(&mut self, meta: &PluginMeta, id: u64) {
+        let now = self.now();
+        let Some(s) = self.chains.shield(id).cloned() else { return };
+        let intent = OrderIntent {
+            symbol: s.symbol.clone(),
+            side: s.side.opposite(),
+            size: Some(Sizing::Lots(s.lot)),
+            price: None,
+            sl: None,
+            tp: None,
+            comment: format!("reverse shield {id} of #{}", s.position),
+        };
+        let fx = match self.place_order(meta, intent, None) {
+            Ok(placed) => self.chains.hedged(id, Some(placed.position.id), "", now),
+            Err(e) => self.chains.hedged(id, None, &e.message, now),
+        };
+        self.apply_chain_effects(fx);
     }
 
     /// Restores the dual orders and chains at work before a restart.
@@ -312,14 +405,19 @@ impl Services {
                         self.pending_reentries.push(id);
                     }
                 }
-                Step::Close { plugin, shadow, positions } => {
+                Step::Hedge(id) => {
+                    if !self.pending_hedges.contains(&id) {
+                        self.pending_hedges.push(id);
+                    }
+                }
+                Step::Close { plugin, shadow, positions, reason } => {
                     let now = self.now();
                     for id in positions {
                         let venue = match self.books.get_mut(&plugin) {
                             Some(book) if shadow => book.as_mut(),
                             _ => self.venue.as_mut(),
                         };
-                        if let Ok(trade) = venue.close(id, CloseReason::StopLoss, now) {
+                        if let Ok(trade) = venue.close(id, reason, now) {
                             self.record_close(&trade, shadow);
                         }
                     }

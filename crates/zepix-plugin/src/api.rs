@@ -12,7 +12,7 @@ use zepix_model::{
 };
 
 use crate::capability::Service;
-use crate::chain::{DualPlan, ProfitChain, PyramidPlan, RecoveryCheck, ReentryChain, ReentryPlan};
+use crate::chain::{DualPlan, ProfitChain, PyramidPlan, RecoveryCheck, ReentryChain, ReentryPlan, Shield};
 use crate::manifest::Manifest;
 use crate::settings::Settings;
 
@@ -393,6 +393,14 @@ pub trait PluginContext {
     /// # Errors
     /// Capability denied.
     fn reentry_chains(&mut self) -> Result<Vec<ReentryChain>, ServiceError>;
+
+    /// Guards an open position of the plugin with a reverse shield (`safety`): when it has gone
+    /// against it by `share` of its stop distance an opposite hedge opens; when the price recovers
+    /// to half that distance the hedge closes; it ends with the position.
+    ///
+    /// # Errors
+    /// Capability denied, `share` outside (0, 1], no such open position, or no stop loss.
+    fn shield_position(&mut self, position: PositionId, share: rust_decimal::Decimal) -> Result<Shield, ServiceError>;
 
     /// Whether a recovery may open now on `symbol`, with every reason it may not (`safety`).
     ///

@@ -313,3 +313,40 @@ pub struct RecoveryCheck {
     /// Every reason it may not, each starting with its code.
     pub reasons: Vec<String>,
 }
+
+/// A reverse shield: when a position has gone against it by `share` of its stop distance, an
+/// opposite hedge of the same size opens; when the price recovers to half that distance the hedge
+/// closes. It ends when the position closes (its hedge closing with it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shield {
+    /// Engine-assigned id.
+    pub id: u64,
+    /// Owner.
+    pub plugin: PluginId,
+    /// On the owner's virtual book (shadow mode).
+    pub shadow: bool,
+    /// The position it protects.
+    pub position: PositionId,
+    /// Its instrument.
+    pub symbol: Symbol,
+    /// Its direction (the hedge goes the other way).
+    pub side: Side,
+    /// Its size (the hedge's size).
+    pub lot: Lots,
+    /// Its entry.
+    pub entry: Price,
+    /// The adverse move, in price units, at which the hedge opens (`share` × the stop distance).
+    pub trigger_distance: Decimal,
+    /// The hedge while open.
+    pub hedge: Option<PositionId>,
+    /// Hedges opened so far.
+    pub hedges: u32,
+    /// P&L of its closed hedges.
+    pub booked: Money,
+    /// `active` while its position is open, then `ended`.
+    pub status: ChainStatus,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}

@@ -99,6 +99,11 @@ pub fn serve(ctx: &mut dyn PluginContext, method: &str, params: Value) -> Result
             no_params("reentry.chains", &params)?;
             to_json(&ctx.reentry_chains().map_err(service_error)?)
         }
+        "safety.shield" => {
+            let p: ShieldParams = parse(params)?;
+            let share = decimal("share", &p.share)?;
+            to_json(&ctx.shield_position(p.position_id, share).map_err(service_error)?)
+        }
         "safety.check_recovery_allowed" => {
             let p: SymbolParams = parse(params)?;
             to_json(&ctx.check_recovery_allowed(&p.symbol).map_err(service_error)?)
@@ -156,6 +161,13 @@ fn no_params(method: &str, params: &Value) -> Result<(), RpcError> {
         Value::Object(o) if o.is_empty() => Ok(()),
         other => Err(invalid(format!("{method} takes no params, got {other}"))),
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShieldParams {
+    position_id: PositionId,
+    share: Value,
 }
 
 #[derive(Deserialize)]

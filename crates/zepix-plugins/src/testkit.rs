@@ -11,7 +11,9 @@ use zepix_model::{
     CloseReason, Level, Lots, Money, Order, OrderId, OrderRequest, OrderStatus, PluginId, Position, PositionId, Price,
     Side, Signal, Sizing, Symbol, Timeframe, Trade, Trend,
 };
-use zepix_plugin::chain::{ChainStatus, DualPlan, ProfitChain, PyramidPlan, RecoveryCheck, ReentryChain, ReentryPlan};
+use zepix_plugin::chain::{
+    ChainStatus, DualPlan, ProfitChain, PyramidPlan, RecoveryCheck, ReentryChain, ReentryPlan, Shield,
+};
 use zepix_plugin::{
     BuiltinPlugin, Capability, DualPlaced, Manifest, NotifyLevel, OrderIntent, Placed, Plugin, PluginContext, RiskCode,
     Service, ServiceError, ServiceErrorCode, Settings,
@@ -430,6 +432,35 @@ impl PluginContext for FakeContext {
     fn reentry_chains(&mut self) -> Result<Vec<ReentryChain>, ServiceError> {
         self.check(Service::Reentry)?;
         Ok(self.reentries.clone())
+    }
+
+    fn shield_position(&mut self, position: PositionId, share: Decimal) -> Result<Shield, ServiceError> {
+        self.check(Service::Safety)?;
+        let p = self
+            .open
+            .iter()
+            .find(|p| p.id == position)
+            .cloned()
+            .ok_or_else(|| Self::not_found(Service::Safety, format!("no position {position} of this plugin")))?;
+        let sl =
+            p.sl.ok_or_else(|| Self::not_found(Service::Safety, format!("position {position} has no stop loss")))?;
+        Ok(Shield {
+            id: 1,
+            plugin: self.plugin.clone(),
+            shadow: false,
+            position,
+            symbol: p.symbol.clone(),
+            side: p.side,
+            lot: p.lots,
+            entry: p.entry_price,
+            trigger_distance: (p.entry_price.value() - sl.value()).abs() * share,
+            hedge: None,
+            hedges: 0,
+            booked: Money::ZERO,
+            status: ChainStatus::Active,
+            started_at: now(),
+            updated_at: now(),
+        })
     }
 
     fn check_recovery_allowed(&mut self, _symbol: &Symbol) -> Result<RecoveryCheck, ServiceError> {

@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use rusqlite::{Connection, params};
 use rust_decimal::Decimal;
-use zepix_engine::chains::ChainRecord;
 use zepix_engine::{StoreError, StoreOp};
 use zepix_model::{PluginId, Position, Trade};
 
@@ -477,11 +476,7 @@ impl Writer {
             }
             StoreOp::Chain(record) => {
                 let (kind, id) = record.key();
-                let plugin = match &**record {
-                    ChainRecord::Profit(c) => c.plugin.as_str(),
-                    ChainRecord::Dual(d) => d.plugin.as_str(),
-                    ChainRecord::Reentry(r) => r.plugin.as_str(),
-                };
+                let plugin = record.plugin().as_str();
                 let data = serde_json::to_string(record).map_err(|e| e.to_string())?;
                 self.conn
                     .prepare_cached(

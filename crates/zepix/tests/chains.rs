@@ -135,3 +135,37 @@ async fn a_stopped_trade_is_recovered_after_a_restart_and_its_target_continued()
     assert_eq!(s["reentries"][0]["level"], 2);
     app.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reverse_shield_hedges_a_losing_trade_across_a_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = config(tmp.path());
+    let settings = json!({"reverse_shield_share": 0.5});
+    config.plugins.insert(
+        PluginId::new("signal_executor").unwrap(),
+        PluginConfig { settings: settings.as_object().cloned().unwrap(), ..PluginConfig::default() },
+    );
+    let app = start(&config).await;
+    alert(
+        &app,
+        json!({"id": "s1", "strategy": "SIGNAL_EXECUTOR", "symbol": "XAUUSD", "side": "buy",
+                       "price": "2000", "sl": "1990", "tp": "2020", "lot": "0.1"}),
+    )
+    .await;
+    price(&app, "1995").await;
+    let s = status(&app).await;
+    assert_eq!(book(&s), [r#""0.1"@"2000" tp "2020""#, r#""0.1"@"1995" tp null"#], "hedged at half the stop: {s}");
+    assert_eq!(s["positions"][1]["side"], "sell");
+    app.stop().await.unwrap();
+
+    let app = start(&config).await;
+    assert_eq!(status(&app).await["shields"][0]["hedge"], 2, "the shield and its hedge are back");
+    price(&app, "1998").await;
+    let s = status(&app).await;
+    assert_eq!(book(&s), [r#""0.1"@"2000" tp "2020""#], "recovered: the hedge closed: {s}");
+    assert_eq!(s["shields"][0]["booked"], "-30", "sold at 1995, bought back at 1998");
+    price(&app, "2020").await;
+    let s = status(&app).await;
+    assert!(book(&s).is_empty() && s["shields"] == json!([]), "the trade took its profit; the shield ended: {s}");
+    app.stop().await.unwrap();
+}

@@ -297,20 +297,22 @@ class Recovering(LogicPlugin):
             return self.reject("; ".join(check["reasons"]))
         placed = self.services.orders.place_from_signal(signal)
         chain = self.services.reentry.start(placed["position"]["id"], zone_pips=3, max_chain_level=2)
-        return self.executed(orders=[placed["id"]], reason=f"re-entry chain {chain['id']}")
+        shield = self.services.safety.shield(placed["position"]["id"], share="0.4")
+        return self.executed(orders=[placed["id"]],
+                             reason=f"re-entry chain {chain['id']}, shield at {shield['trigger_distance']}")
 
 
 class ReentryServicesTest(unittest.TestCase):
     def test_reentry_and_safety_requests(self):
         with PluginHarness(Recovering) as h:
             decision = h.send({"symbol": "XAUUSD", "side": "buy", "price": 2000, "sl": 1990})
-            self.assertEqual(decision["reason"], "re-entry chain 1")
-            method, params = h.engine.requests[-1]
+            self.assertEqual(decision["reason"], "re-entry chain 1, shield at 4")
+            method, params = h.engine.requests[-2]
             self.assertEqual(method, "reentry.start")
             self.assertEqual(params["plan"]["zone_pips"], "3")
             self.assertEqual(params["plan"]["max_chain_level"], 2)
             h.engine.recovery_refusals.append("consecutive_losses: 3 stop losses in a row on XAUUSD (max 3)")
-            decision = h.send({"symbol": "XAUUSD", "side": "buy", "price": 2000})
+            decision = h.send({"symbol": "XAUUSD", "side": "buy", "price": 2000, "sl": 1990})
             self.assertEqual(decision["kind"], "rejected")
             self.assertIn("consecutive_losses", decision["reason"])
 

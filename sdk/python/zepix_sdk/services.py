@@ -408,6 +408,12 @@ class Safety(_Service):
         trading window, trading state)."""
         return self._rt.request("safety.check_recovery_allowed", {"symbol": symbol})
 
+    def shield(self, position_id: int, share: Any = "0.5") -> dict:
+        """Guards an open position that has a stop loss with a reverse shield: an opposite hedge
+        opens when it has used ``share`` of its stop distance and closes when it recovers half of
+        that; the shield ends with the position. Returns the shield."""
+        return self._rt.request("safety.shield", {"position_id": position_id, "share": num(share)})
+
 
 class Services:
     """Every service, as ``self.services.orders``, ``.positions``, ``.risk``, ``.market``,

@@ -248,6 +248,7 @@ _PARAMS = {
     "reentry.start": {"position_id", "plan"},
     "reentry.chains": set(),
     "safety.check_recovery_allowed": {"symbol"},
+    "safety.shield": {"position_id", "share"},
 }
 _REQUIRED = {
     "orders.place": ("symbol", "side"),
@@ -264,6 +265,7 @@ _REQUIRED = {
     "profit_booking.start": ("symbol", "side"),
     "reentry.start": ("position_id",),
     "safety.check_recovery_allowed": ("symbol",),
+    "safety.shield": ("position_id", "share"),
 }
 
 
@@ -616,6 +618,20 @@ class FakeEngine:
 
     def _reentry_chains(self, p: dict) -> list:
         return [c for c in self.reentries if c["status"] == "active"]
+
+    def _safety_shield(self, p: dict) -> dict:
+        """The shield the engine would start; the hedging happens in the engine, on its prices."""
+        position = self._position(p["position_id"])
+        share = self._dec(p, "share")
+        if not D(0) < share <= D(1):
+            raise E.InvalidParams(E.INVALID_PARAMS, f"share: {share} is not in (0, 1]")
+        if position.get("sl") is None:
+            raise E.InvalidParams(E.INVALID_PARAMS, f"position {position['id']} has no stop loss")
+        distance = abs(D(position["entry_price"]) - D(position["sl"])) * share
+        return {"id": 1, "plugin": self.plugin_id, "position": position["id"], "symbol": position["symbol"],
+                "side": position["side"], "lot": position["lots"], "entry": position["entry_price"],
+                "trigger_distance": str(distance.normalize()), "hedge": None, "hedges": 0, "booked": "0",
+                "status": "active"}
 
     def _safety_check_recovery_allowed(self, p: dict) -> dict:
         """Allowed unless a test set ``recovery_refusals`` (reasons)."""

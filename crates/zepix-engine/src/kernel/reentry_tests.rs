@@ -176,3 +176,43 @@ fn a_restart_while_a_close_is_watched_keeps_watching() {
     assert_eq!(path.book(), ["0.1@1999.6 2019.6/1994.6"], "and re-enters after the restart");
     assert_eq!(path.kernel.status().safety.losses_in_a_row["re:XAUUSD"], 1, "the safety counters came back too");
 }
+
+/// A plugin that trades each entry and guards it with a reverse shield at half its stop distance.
+fn shielded() -> crate::registry::PluginSlot {
+    let mut m = manifest("re", "RE", &[]);
+    m.capabilities.push(Capability::Safety);
+    slot(
+        m,
+        Box::new(ScriptedPlugin::new(|signal, ctx| {
+            let placed = ctx.place_order(OrderIntent::from_signal(signal).unwrap())?;
+            ctx.shield_position(placed.position.id, Decimal::new(5, 1))?;
+            Ok(Decision::executed(vec![placed.order.id], Vec::new()))
+        })),
+    )
+}
+
+#[test]
+fn a_reverse_shield_hedges_at_its_share_of_the_stop_and_unhedges_on_recovery() {
+    let mut path = Path::new(RiskConfig::default());
+    let clock: Arc<dyn Clock> = Arc::new(path.clock.clone());
+    path.kernel = restarted(clock, vec![shielded()], &path.config, Arc::default(), path.store.clone());
+    path.send(entry());
+    assert_eq!(path.kernel.status().shields[0].trigger_distance.to_string(), "5");
+    path.price("1996");
+    assert_eq!(path.book().len(), 1, "4 against it: not yet");
+    path.price("1995");
+    assert_eq!(path.book(), ["0.1@2000 2020/1990", "0.1@1995 -/-"], "5 against it: the opposite hedge opens");
+    let hedge_side = path.kernel.status().positions[1].side;
+    assert_eq!(hedge_side, zepix_model::Side::Sell);
+    path.price("1994");
+    assert_eq!(path.book().len(), 2, "one hedge at a time");
+    path.price("1997.5");
+    assert_eq!(path.book(), ["0.1@2000 2020/1990"], "recovered to half the trigger: the hedge closes");
+    path.price("1995");
+    assert_eq!(path.book().len(), 2, "hedged again");
+    path.price("1989");
+    assert!(path.book().is_empty(), "the position stopped out and took its hedge with it");
+    let events = path.chain_events();
+    assert!(events.iter().any(|e| e.contains("reverse shield 1 ended: #1 closed (stop_loss)")), "{events:?}");
+    assert!(path.kernel.status().shields.is_empty());
+}

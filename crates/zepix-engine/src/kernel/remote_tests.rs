@@ -160,7 +160,7 @@ fn a_request_outside_the_capabilities_or_not_in_protocol_1_is_refused() {
     );
     assert_eq!(ask(&mut rig, "orders.teleport", json!({})).code, code::METHOD_NOT_FOUND);
     assert_eq!(ask(&mut rig, "orders.place", json!({"symbol": "XAUUSD"})).code, code::INVALID_PARAMS);
-    assert_eq!(ask(&mut rig, "reentry.start", json!({})).code, code::UNAVAILABLE);
+    assert_eq!(ask(&mut rig, "market.bars", json!({})).code, code::UNAVAILABLE);
     let huge = json!({"symbol": "XAUUSD", "side": "buy", "lot": "500", "price": "2000"});
     let refused = ask(&mut rig, "orders.place", huge);
     assert_eq!((refused.code, refused.risk_code()), (code::RISK_REJECTED, Some("lot_above_max")));

@@ -49,6 +49,8 @@ pub struct ExecutorConfig {
     pub reentry_window_minutes: u32,
     /// The most re-entries in a chain.
     pub reentry_max_level: u32,
+    /// Guard each single order with a reverse shield at this share of its stop distance; 0 = off.
+    pub reverse_shield_share: Decimal,
 }
 
 impl ExecutorConfig {
@@ -161,5 +163,15 @@ pub fn schema() -> BTreeMap<String, SettingSchema> {
             number(json!(60), 1.0, 10_080.0, "How long a close is watched, in minutes."),
         ),
         ("reentry_max_level".to_owned(), number(json!(3), 1.0, 20.0, "The most re-entries in one chain.")),
+        (
+            "reverse_shield_share".to_owned(),
+            number(
+                json!(0),
+                0.0,
+                1.0,
+                "Guard each single order that has a stop loss with a reverse shield: an opposite hedge opens when \
+                 it has used this share of its stop distance, and closes when it recovers half of that. 0 = off.",
+            ),
+        ),
     ])
 }

@@ -1,5 +1,6 @@
 //! The executor: no filter between the alert and the order.
 
+use rust_decimal::Decimal;
 use zepix_model::Signal;
 use zepix_plugin::{Decision, Plugin, PluginContext, PluginResult};
 
@@ -26,11 +27,20 @@ impl Plugin for SignalExecutor {
             Ok(intent) => intent,
             Err(rejection) => return Ok(rejection),
         };
+        let shield = self.config.reverse_shield_share;
         match self.config.order_mode {
-            OrderMode::Single if self.config.reentry => {
+            OrderMode::Single if self.config.reentry || shield > Decimal::ZERO => {
                 let placed = ctx.place_order(intent)?;
-                let chain = ctx.start_reentry(placed.position.id, self.config.reentry_plan())?;
-                let reason = Some(format!("re-entry chain {}", chain.id));
+                let mut notes = Vec::new();
+                if self.config.reentry {
+                    let chain = ctx.start_reentry(placed.position.id, self.config.reentry_plan())?;
+                    notes.push(format!("re-entry chain {}", chain.id));
+                }
+                if shield > Decimal::ZERO && placed.position.sl.is_some() {
+                    let guard = ctx.shield_position(placed.position.id, shield)?;
+                    notes.push(format!("reverse shield {}", guard.id));
+                }
+                let reason = (!notes.is_empty()).then(|| notes.join(", "));
                 Ok(Decision { reason, ..Decision::executed(vec![placed.order.id], Vec::new()) })
             }
             OrderMode::Single => place(intent, ctx),
