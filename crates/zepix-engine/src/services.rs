@@ -175,14 +175,7 @@ impl Services {
         if share <= rust_decimal::Decimal::ZERO || share > rust_decimal::Decimal::ONE {
             return Err(invalid(format!("share: {share} is not in (0, 1]")));
         }
-        let p = self
-            .venue_of(meta.id())
-            .open_positions()
-            .find(|p| p.id == position && &p.plugin == meta.id())
-            .cloned()
-            .ok_or_else(|| {
-                err(Service::Safety, ServiceErrorCode::NotFound, format!("no open position {position} of this plugin"))
-            })?;
+        let p = self.own_position(meta, position, Service::Safety)?;
         let sl =
             p.sl.ok_or_else(|| invalid(format!("position {position} has no stop loss to measure the shield by")))?;
         let now = self.now();
@@ -305,14 +298,7 @@ impl Services {
         plan: ReentryPlan,
     ) -> Result<ReentryChain, ServiceError> {
         plan.validate().map_err(|e| err(Service::Reentry, ServiceErrorCode::InvalidRequest, e))?;
-        let p = self
-            .venue_of(meta.id())
-            .open_positions()
-            .find(|p| p.id == position && &p.plugin == meta.id())
-            .cloned()
-            .ok_or_else(|| {
-                err(Service::Reentry, ServiceErrorCode::NotFound, format!("no open position {position} of this plugin"))
-            })?;
+        let p = self.own_position(meta, position, Service::Reentry)?;
         let now = self.now();
         let id = self.chains.next_id();
         let chain = ReentryChain {
@@ -1130,12 +1116,13 @@ impl Services {
         Ok(Placed { order, position: execution.position })
     }
 
-    fn owned(&self, meta: &PluginMeta, id: PositionId) -> Result<(), ServiceError> {
-        if self.venue_of(meta.id()).open_positions().any(|p| p.id == id && &p.plugin == meta.id()) {
-            Ok(())
-        } else {
-            Err(err(Service::Orders, ServiceErrorCode::NotFound, format!("no open position {id} of this plugin")))
-        }
+    /// An open position of the plugin, on its book.
+    fn own_position(&self, meta: &PluginMeta, id: PositionId, service: Service) -> Result<Position, ServiceError> {
+        self.venue_of(meta.id())
+            .open_positions()
+            .find(|p| p.id == id && &p.plugin == meta.id())
+            .cloned()
+            .ok_or_else(|| err(service, ServiceErrorCode::NotFound, format!("no open position {id} of this plugin")))
     }
 
     /// Closes a position on behalf of its plugin (or an operator, with `meta = None`).
@@ -1152,7 +1139,7 @@ impl Services {
         let shadow = meta.is_some_and(|m| self.is_shadow(m.id()));
         let venue = match meta {
             Some(meta) => {
-                self.owned(meta, id)?;
+                self.own_position(meta, id, Service::Orders)?;
                 self.risk.check_reduce().map_err(denied)?;
                 self.venue_of_mut(meta.id())
             }
@@ -1200,7 +1187,7 @@ impl Services {
         sl: Option<Price>,
         tp: Option<Price>,
     ) -> Result<Position, ServiceError> {
-        self.owned(meta, id)?;
+        self.own_position(meta, id, Service::Orders)?;
         self.risk.check_reduce().map_err(denied)?;
         let position = self
             .venue_of_mut(meta.id())

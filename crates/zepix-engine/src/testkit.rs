@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use zepix_model::{
     Account, Bar, Clock, CloseReason, Event, Fill, Money, Order, PluginId, Position, PositionId, Price, Side, Signal,
-    SignalId, SignalSource, Symbol, SymbolTable, Timeframe, Trade,
+    SignalId, SignalSource, Symbol, SymbolTable, TestClock, Timeframe, Trade,
 };
 use zepix_plugin::{
     Capability, Decision, Manifest, OrderIntent, Plugin, PluginContext, PluginResult, Role, Runtime, Settings,
@@ -540,6 +540,68 @@ pub fn restarted(
     let mut kernel = Kernel::new(config, registry, services, metrics).unwrap_or_else(|e| panic!("test kernel: {e}"));
     kernel.start(&snap.plugin_enabled);
     kernel
+}
+
+/// A kernel driven by alerts, one at a time, as a trading session: what each alert did, the
+/// store's record, and a clock that moves `step` before each alert.
+pub struct Session {
+    /// The kernel.
+    pub kernel: Kernel,
+    /// Its store.
+    pub store: Arc<MemStore>,
+    /// Its clock, starting at 2026-03-02 10:00 UTC.
+    pub clock: TestClock,
+    /// How far the clock moves before each alert.
+    pub step: chrono::Duration,
+    seq: u64,
+}
+
+impl Session {
+    /// A started kernel with these plugins.
+    #[must_use]
+    pub fn new(slots: Vec<PluginSlot>, config: &KernelConfig) -> Self {
+        let clock = TestClock::new(DateTime::from_timestamp(1_772_445_600, 0).unwrap_or_default());
+        let (kernel, store) = kernel(Arc::new(clock.clone()), slots, config, Arc::default());
+        Self { kernel, store, clock, step: chrono::Duration::zero(), seq: 0 }
+    }
+
+    /// Processes an alert (built-in plugins decide at once) and records what it did.
+    ///
+    /// # Panics
+    /// When the alert does not parse or a plugin has not decided.
+    pub fn send(&mut self, alert: Value) -> crate::Outcome {
+        self.seq += 1;
+        self.clock.advance(self.step);
+        let signal = zepix_model::signal::parse_alert(alert.to_string().as_bytes(), self.clock.now())
+            .unwrap_or_else(|e| panic!("test alert {alert}: {e}"))
+            .signal;
+        let record =
+            InboxRecord { seq: self.seq, source: SignalSource::Webhook, received_at: self.clock.now(), signal };
+        let outcome = self.kernel.process(record).unwrap_or_else(|| panic!("built-in plugins decide at once"));
+        self.store.submit(self.kernel.take_ops());
+        outcome
+    }
+
+    /// A market price for a symbol.
+    pub fn price(&mut self, symbol: &str, price: &str) {
+        self.send(serde_json::json!({"type": "market", "symbol": symbol, "price": price}));
+    }
+
+    /// A plugin's state.
+    ///
+    /// # Panics
+    /// When there is no such plugin.
+    #[must_use]
+    pub fn state(&self, id: &str) -> crate::PluginState {
+        let plugins = self.kernel.plugins();
+        plugins.into_iter().find(|p| p.id.as_str() == id).unwrap_or_else(|| panic!("no plugin {id}")).state
+    }
+
+    /// The messages of the recorded events of a kind.
+    #[must_use]
+    pub fn events(&self, kind: zepix_model::EventKind) -> Vec<String> {
+        self.store.event_log().into_iter().filter(|e| e.kind == kind).map(|e| e.message).collect()
+    }
 }
 
 /// A running engine over fakes: the handle, its store, and the kernel thread.

@@ -254,6 +254,11 @@ impl FakeContext {
         }
     }
 
+    fn own(&self, position: PositionId, service: Service) -> Result<Position, ServiceError> {
+        let found = self.open.iter().find(|p| p.id == position && p.plugin == self.plugin).cloned();
+        found.ok_or_else(|| Self::not_found(service, format!("no position {position} of this plugin")))
+    }
+
     fn not_found(service: Service, what: String) -> ServiceError {
         ServiceError { service, code: ServiceErrorCode::NotFound, message: what }
     }
@@ -399,12 +404,7 @@ impl PluginContext for FakeContext {
 
     fn start_reentry(&mut self, position: PositionId, plan: ReentryPlan) -> Result<ReentryChain, ServiceError> {
         self.check(Service::Reentry)?;
-        let p = self
-            .open
-            .iter()
-            .find(|p| p.id == position)
-            .cloned()
-            .ok_or_else(|| Self::not_found(Service::Reentry, format!("no position {position} of this plugin")))?;
+        let p = self.own(position, Service::Reentry)?;
         let chain = ReentryChain {
             id: u64::try_from(self.reentries.len()).unwrap_or(0) + 1,
             plugin: self.plugin.clone(),
@@ -436,12 +436,7 @@ impl PluginContext for FakeContext {
 
     fn shield_position(&mut self, position: PositionId, share: Decimal) -> Result<Shield, ServiceError> {
         self.check(Service::Safety)?;
-        let p = self
-            .open
-            .iter()
-            .find(|p| p.id == position)
-            .cloned()
-            .ok_or_else(|| Self::not_found(Service::Safety, format!("no position {position} of this plugin")))?;
+        let p = self.own(position, Service::Safety)?;
         let sl =
             p.sl.ok_or_else(|| Self::not_found(Service::Safety, format!("position {position} has no stop loss")))?;
         Ok(Shield {

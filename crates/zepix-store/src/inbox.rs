@@ -597,13 +597,7 @@ impl LogWriter {
                 // caller does after the acknowledgement reaches the kernel after the signal.
                 let mut records = Vec::with_capacity(batch.len());
                 let mut replies = Vec::with_capacity(batch.len());
-                let mut repeats = Vec::new();
-                {
-                    let mut st = self.shared.lock();
-                    for p in batch.iter() {
-                        repeats.extend(st.in_flight.remove(&p.record.signal.id).unwrap_or_default());
-                    }
-                }
+                let ids: Vec<SignalId> = batch.iter().map(|p| p.record.signal.id.clone()).collect();
                 for p in batch.drain(..) {
                     replies.push((p.reply, p.record.seq));
                     records.push(p.record);
@@ -614,6 +608,15 @@ impl LogWriter {
                 }
                 for (reply, seq) in replies {
                     let _ = reply.send(Ok(Appended::Accepted(seq)));
+                }
+                // Repeats wait in `in_flight` until the first copies have their answer: one that
+                // arrives meanwhile joins them, so "duplicate" never overtakes "accepted".
+                let mut repeats = Vec::new();
+                {
+                    let mut st = self.shared.lock();
+                    for id in &ids {
+                        repeats.extend(st.in_flight.remove(id).unwrap_or_default());
+                    }
                 }
                 for reply in repeats {
                     let _ = reply.send(Ok(Appended::Duplicate));

@@ -15,12 +15,11 @@ use zepix::config::Config;
 use zepix_engine::PluginConfig;
 use zepix_model::{LiveClock, PluginId};
 
-fn config(dir: &Path) -> Config {
+/// The engine's defaults with `signal_executor` set to `settings`.
+fn config(dir: &Path, settings: &Value) -> Config {
     let mut config = Config::default();
     config.engine.data_dir = dir.join("data");
     config.plugin_system.plugin_dir = dir.join("plugins");
-    let settings =
-        json!({"order_mode": "dual", "pyramid_levels": [1, 2], "level_target_pips": 10, "chain_sl_pips": 10});
     let executor = PluginConfig { settings: settings.as_object().cloned().unwrap(), ..PluginConfig::default() };
     config.plugins.insert(PluginId::new("signal_executor").unwrap(), executor);
     config
@@ -61,7 +60,8 @@ fn book(status: &Value) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dual_order_from_an_alert_pyramids_across_a_restart() {
     let tmp = tempfile::tempdir().unwrap();
-    let config = config(tmp.path());
+    let dual = json!({"order_mode": "dual", "pyramid_levels": [1, 2], "level_target_pips": 10, "chain_sl_pips": 10});
+    let config = config(tmp.path(), &dual);
     let app = start(&config).await;
     alert(
         &app,
@@ -103,11 +103,9 @@ async fn a_dual_order_from_an_alert_pyramids_across_a_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_trade_is_recovered_after_a_restart_and_its_target_continued() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut config = config(tmp.path());
-    let settings = json!({"reentry": true, "reentry_zone_pips": 5, "reentry_sl_factor": 0.5, "reentry_max_level": 2});
-    config.plugins.insert(
-        PluginId::new("signal_executor").unwrap(),
-        PluginConfig { settings: settings.as_object().cloned().unwrap(), ..PluginConfig::default() },
+    let config = config(
+        tmp.path(),
+        &json!({"reentry": true, "reentry_zone_pips": 5, "reentry_sl_factor": 0.5, "reentry_max_level": 2}),
     );
     let app = start(&config).await;
     alert(
@@ -139,12 +137,7 @@ async fn a_stopped_trade_is_recovered_after_a_restart_and_its_target_continued()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reverse_shield_hedges_a_losing_trade_across_a_restart() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut config = config(tmp.path());
-    let settings = json!({"reverse_shield_share": 0.5});
-    config.plugins.insert(
-        PluginId::new("signal_executor").unwrap(),
-        PluginConfig { settings: settings.as_object().cloned().unwrap(), ..PluginConfig::default() },
-    );
+    let config = config(tmp.path(), &json!({"reverse_shield_share": 0.5}));
     let app = start(&config).await;
     alert(
         &app,

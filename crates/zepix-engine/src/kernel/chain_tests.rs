@@ -6,15 +6,14 @@ use std::sync::Arc;
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
-use zepix_model::signal::parse_alert;
-use zepix_model::{Clock, Price, SignalSource, TestClock};
+use zepix_model::{Clock, Price};
 use zepix_plugin::chain::{ChainStatus, DualPlan, PyramidPlan, Target};
 use zepix_plugin::{Capability, Decision, OrderIntent};
 
 use super::*;
 use crate::config::KernelConfig;
-use crate::ports::{InboxRecord, Store};
-use crate::testkit::{MemStore, ScriptedPlugin, kernel, manifest, restarted, slot};
+use crate::ports::Store;
+use crate::testkit::{ScriptedPlugin, Session, manifest, restarted, slot};
 
 fn plan(levels: &[u32]) -> PyramidPlan {
     PyramidPlan { levels: levels.to_vec(), target: Target::Pips(Decimal::from(10)), sl_pips: Decimal::from(10) }
@@ -40,33 +39,31 @@ fn chain_plugin(levels: &'static [u32], dual: bool) -> crate::registry::PluginSl
     )
 }
 
-struct Path {
-    kernel: Kernel,
-    store: Arc<MemStore>,
-    clock: TestClock,
-    seq: u64,
+/// A session on XAUUSD whose clock moves a second per alert.
+struct Path(Session);
+
+impl std::ops::Deref for Path {
+    type Target = Session;
+    fn deref(&self) -> &Session {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Path {
+    fn deref_mut(&mut self) -> &mut Session {
+        &mut self.0
+    }
 }
 
 impl Path {
     fn new(slot: crate::registry::PluginSlot) -> Self {
-        let clock = TestClock::new("2026-03-02T10:00:00Z".parse().unwrap());
-        let (kernel, store) = kernel(Arc::new(clock.clone()), vec![slot], &KernelConfig::default(), Arc::default());
-        Self { kernel, store, clock, seq: 0 }
-    }
-
-    fn send(&mut self, alert: Value) {
-        self.seq += 1;
-        self.clock.advance(chrono::Duration::seconds(1));
-        let signal = parse_alert(alert.to_string().as_bytes(), self.clock.now()).unwrap().signal;
-        let record =
-            InboxRecord { seq: self.seq, source: SignalSource::Webhook, received_at: self.clock.now(), signal };
-        let outcome = self.kernel.process(record).unwrap();
-        assert_ne!(outcome.status, crate::OutcomeStatus::Failed, "{outcome:?}");
-        self.store.submit(self.kernel.take_ops());
+        let mut session = Session::new(vec![slot], &KernelConfig::default());
+        session.step = chrono::Duration::seconds(1);
+        Self(session)
     }
 
     fn price(&mut self, price: &str) {
-        self.send(json!({"type": "market", "symbol": "XAUUSD", "price": price}));
+        self.0.price("XAUUSD", price);
     }
 
     /// Open positions as `lots@entry tp/sl`.
@@ -163,7 +160,8 @@ fn a_restart_in_the_middle_of_a_chain_resumes_it() {
     path.price("2001");
     assert_eq!(path.book().len(), 2);
     path.kernel.stop();
-    path.store.submit(path.kernel.take_ops());
+    let ops = path.kernel.take_ops();
+    path.store.submit(ops);
 
     let clock: Arc<dyn Clock> = Arc::new(path.clock.clone());
     let kernel = restarted(

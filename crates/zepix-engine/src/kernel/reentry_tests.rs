@@ -6,16 +6,15 @@ use std::sync::Arc;
 
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
-use zepix_model::signal::parse_alert;
-use zepix_model::{Clock, SignalSource, TestClock};
+use zepix_model::Clock;
 use zepix_plugin::chain::{ChainStatus, ReentryPlan};
 use zepix_plugin::{Capability, Decision, OrderIntent};
 
 use super::*;
 use crate::config::KernelConfig;
-use crate::ports::{InboxRecord, Store};
+use crate::ports::Store;
 use crate::risk::RiskConfig;
-use crate::testkit::{MemStore, ScriptedPlugin, kernel, manifest, restarted, slot};
+use crate::testkit::{ScriptedPlugin, Session, manifest, restarted, slot};
 
 fn plan() -> ReentryPlan {
     ReentryPlan {
@@ -44,34 +43,35 @@ fn follower() -> crate::registry::PluginSlot {
     )
 }
 
+/// A session on XAUUSD whose clock moves 30 seconds per alert.
 struct Path {
-    kernel: Kernel,
-    store: Arc<MemStore>,
-    clock: TestClock,
+    session: Session,
     config: KernelConfig,
-    seq: u64,
+}
+
+impl std::ops::Deref for Path {
+    type Target = Session;
+    fn deref(&self) -> &Session {
+        &self.session
+    }
+}
+
+impl std::ops::DerefMut for Path {
+    fn deref_mut(&mut self) -> &mut Session {
+        &mut self.session
+    }
 }
 
 impl Path {
     fn new(risk: RiskConfig) -> Self {
-        let clock = TestClock::new("2026-03-02T10:00:00Z".parse().unwrap());
         let config = KernelConfig { risk, ..KernelConfig::default() };
-        let (kernel, store) = kernel(Arc::new(clock.clone()), vec![follower()], &config, Arc::default());
-        Self { kernel, store, clock, config, seq: 0 }
-    }
-
-    fn send(&mut self, alert: Value) {
-        self.seq += 1;
-        self.clock.advance(chrono::Duration::seconds(30));
-        let signal = parse_alert(alert.to_string().as_bytes(), self.clock.now()).unwrap().signal;
-        let record =
-            InboxRecord { seq: self.seq, source: SignalSource::Webhook, received_at: self.clock.now(), signal };
-        self.kernel.process(record).unwrap();
-        self.store.submit(self.kernel.take_ops());
+        let mut session = Session::new(vec![follower()], &config);
+        session.step = chrono::Duration::seconds(30);
+        Self { session, config }
     }
 
     fn price(&mut self, price: &str) {
-        self.send(json!({"type": "market", "symbol": "XAUUSD", "price": price}));
+        self.session.price("XAUUSD", price);
     }
 
     fn book(&self) -> Vec<String> {
@@ -168,7 +168,8 @@ fn a_restart_while_a_close_is_watched_keeps_watching() {
     path.send(entry());
     path.price("1989");
     path.kernel.stop();
-    path.store.submit(path.kernel.take_ops());
+    let ops = path.kernel.take_ops();
+    path.store.submit(ops);
     let clock: Arc<dyn Clock> = Arc::new(path.clock.clone());
     path.kernel = restarted(clock, vec![follower()], &path.config, Arc::default(), path.store.clone());
     assert_eq!(path.kernel.status().reentries.len(), 1, "the watch is back");

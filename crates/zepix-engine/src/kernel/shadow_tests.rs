@@ -1,16 +1,13 @@
 //! Shadow mode in the kernel: virtual books beside the venue, broadcast, decisions, promotion.
 
-use std::sync::Arc;
-
-use serde_json::{Value, json};
-use zepix_model::signal::parse_alert;
-use zepix_model::{Clock, SignalSource, TestClock};
+use serde_json::json;
+use zepix_model::Clock;
 
 use super::*;
 use crate::config::{EngineConfig, KernelConfig};
 use crate::outcome::OutcomeStatus;
-use crate::ports::{InboxRecord, Store};
-use crate::testkit::{MemStore, ScriptedPlugin, kernel, manifest, slot};
+use crate::ports::Store;
+use crate::testkit::{ScriptedPlugin, manifest, slot};
 
 fn hybrid() -> KernelConfig {
     KernelConfig { engine: EngineConfig { mode: Mode::Hybrid, ..EngineConfig::default() }, ..KernelConfig::default() }
@@ -22,38 +19,17 @@ fn executor(id: &str, strategy: &str, mode: PluginMode) -> crate::registry::Plug
     s
 }
 
-struct Engine {
-    kernel: Kernel,
-    store: Arc<MemStore>,
-    clock: TestClock,
-    seq: u64,
+type Engine = crate::testkit::Session;
+
+/// Owners of the venue's open positions.
+fn live_plugins(e: &Engine) -> Vec<String> {
+    e.kernel.status().positions.iter().map(|p| p.plugin.to_string()).collect()
 }
 
-impl Engine {
-    fn new(slots: Vec<crate::registry::PluginSlot>, config: &KernelConfig) -> Self {
-        let clock = TestClock::new("2026-03-02T10:00:00Z".parse().unwrap());
-        let (kernel, store) = kernel(Arc::new(clock.clone()), slots, config, Arc::default());
-        Self { kernel, store, clock, seq: 0 }
-    }
-
-    fn send(&mut self, alert: Value) -> Outcome {
-        self.seq += 1;
-        let signal = parse_alert(alert.to_string().as_bytes(), self.clock.now()).unwrap().signal;
-        let record =
-            InboxRecord { seq: self.seq, source: SignalSource::Webhook, received_at: self.clock.now(), signal };
-        let outcome = self.kernel.process(record).expect("built-in plugins decide at once");
-        self.store.submit(self.kernel.take_ops());
-        outcome
-    }
-
-    fn live_plugins(&self) -> Vec<String> {
-        self.kernel.status().positions.iter().map(|p| p.plugin.to_string()).collect()
-    }
-
-    fn book(&self) -> Vec<(String, String)> {
-        let positions = self.kernel.services().shadow_positions();
-        positions.iter().map(|p| (p.plugin.to_string(), p.entry_price.to_string())).collect()
-    }
+/// The virtual books' open positions: owner and entry.
+fn book(e: &Engine) -> Vec<(String, String)> {
+    let positions = e.kernel.services().shadow_positions();
+    positions.iter().map(|p| (p.plugin.to_string(), p.entry_price.to_string())).collect()
 }
 
 #[test]
@@ -66,8 +42,8 @@ fn a_shadow_plugin_trades_the_same_signals_on_its_own_book() {
                           "sl": 1990, "tp": 2020, "lot": 0.1}));
     // Both own EXEC: the live one takes the signal, the shadow one sees it by broadcast.
     assert_eq!((o.status, o.plugin.as_ref().map(PluginId::as_str)), (OutcomeStatus::Executed, Some("exec")));
-    assert_eq!(e.live_plugins(), ["exec"], "the venue holds the live plugin's position only");
-    assert_eq!(e.book(), [("exec_v2".to_owned(), "2000".to_owned())]);
+    assert_eq!(live_plugins(&e), ["exec"], "the venue holds the live plugin's position only");
+    assert_eq!(book(&e), [("exec_v2".to_owned(), "2000".to_owned())]);
     let ops = e.store.ops();
     let live_orders: Vec<&str> =
         ops.iter().filter_map(|op| if let StoreOp::Order(o) = op { Some(o.plugin.as_str()) } else { None }).collect();
@@ -85,7 +61,7 @@ fn a_shadow_plugin_trades_the_same_signals_on_its_own_book() {
 
     // The same price closes both at their stop: one live trade, one shadow trade.
     e.send(json!({"id": "m1", "type": "market", "symbol": "XAUUSD", "price": 1989}));
-    assert!(e.live_plugins().is_empty() && e.book().is_empty());
+    assert!(live_plugins(&e).is_empty() && book(&e).is_empty());
     assert_eq!(e.kernel.status().realized_today.to_string(), "-100", "only the live loss counts for the day");
     let rows = e.store.shadow_rows().unwrap();
     assert_eq!((rows.live_trades.len(), rows.shadow_trades.len()), (1, 1));
@@ -105,15 +81,15 @@ fn promotion_sends_the_next_orders_to_the_venue() {
     // No live plugin owns CAND: the shadow plugin takes it, on its book.
     let o = e.send(entry("c1", 2000));
     assert_eq!(o.status, OutcomeStatus::Executed);
-    assert!(e.live_plugins().is_empty());
-    assert_eq!(e.book().len(), 1);
+    assert!(live_plugins(&e).is_empty());
+    assert_eq!(book(&e).len(), 1);
 
     let id = PluginId::new("cand").unwrap();
     let status = e.kernel.set_mode(&id, PluginMode::Live).unwrap();
     assert_eq!(status.mode, PluginMode::Live);
     e.send(entry("c2", 2001));
-    assert_eq!(e.live_plugins(), ["cand"], "promoted: the next order reached the venue");
-    assert_eq!(e.book(), [("cand".to_owned(), "2000".to_owned())], "the virtual position stays on its book");
+    assert_eq!(live_plugins(&e), ["cand"], "promoted: the next order reached the venue");
+    assert_eq!(book(&e), [("cand".to_owned(), "2000".to_owned())], "the virtual position stays on its book");
     e.store.submit(e.kernel.take_ops());
     let stored = e.store.snapshot(e.clock.now()).unwrap();
     assert_eq!(stored.plugin_modes.get(&id), Some(&PluginMode::Live), "the choice survives a restart");
@@ -135,6 +111,6 @@ fn modes_are_chosen_per_plugin_only_in_hybrid() {
     };
     let mut e = Engine::new(vec![executor("exec", "EXEC", PluginMode::Live)], &shadow_all);
     e.send(json!({"id": "s1", "strategy": "EXEC", "symbol": "XAUUSD", "side": "sell", "price": 2000, "lot": 0.1}));
-    assert!(e.live_plugins().is_empty(), "SHADOW: nothing reaches the venue");
-    assert_eq!(e.book().len(), 1);
+    assert!(live_plugins(&e).is_empty(), "SHADOW: nothing reaches the venue");
+    assert_eq!(book(&e).len(), 1);
 }

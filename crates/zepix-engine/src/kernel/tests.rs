@@ -5,57 +5,20 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
-use zepix_model::signal::parse_alert;
-use zepix_model::{Clock, EventKind, PluginId, SignalSource, TestClock, Timeframe};
+use zepix_model::{EventKind, PluginId, Timeframe};
 use zepix_plugin::{Capability, Decision, HookDecision, Plugin, PluginContext, PluginResult, RiskCode};
 
 use super::*;
 use crate::config::KernelConfig;
 use crate::outcome::OutcomeStatus;
-use crate::ports::{InboxRecord, Store};
 use crate::risk::RiskConfig;
-use crate::testkit::{MemStore, ScriptedPlugin, kernel, manifest, slot};
+use crate::testkit::{ScriptedPlugin, manifest, slot};
 
 fn start() -> DateTime<Utc> {
     "2026-03-02T10:00:00Z".parse().unwrap()
 }
 
-struct Day {
-    kernel: Kernel,
-    store: Arc<MemStore>,
-    clock: TestClock,
-    seq: u64,
-}
-
-impl Day {
-    fn new(slots: Vec<crate::registry::PluginSlot>) -> Self {
-        Self::with_config(slots, &KernelConfig::default())
-    }
-
-    fn with_config(slots: Vec<crate::registry::PluginSlot>, config: &KernelConfig) -> Self {
-        let clock = TestClock::new(start());
-        let (kernel, store) = kernel(Arc::new(clock.clone()), slots, config, Arc::default());
-        Self { kernel, store, clock, seq: 0 }
-    }
-
-    fn send(&mut self, alert: Value) -> Outcome {
-        self.seq += 1;
-        let signal = parse_alert(alert.to_string().as_bytes(), self.clock.now()).unwrap().signal;
-        let record =
-            InboxRecord { seq: self.seq, source: SignalSource::Webhook, received_at: self.clock.now(), signal };
-        let outcome = self.kernel.process(record).expect("built-in plugins decide at once");
-        self.store.submit(self.kernel.take_ops());
-        outcome
-    }
-
-    fn state(&self, id: &str) -> PluginState {
-        self.kernel.plugins().into_iter().find(|p| p.id.as_str() == id).unwrap().state
-    }
-
-    fn events(&self, kind: EventKind) -> Vec<String> {
-        self.store.event_log().into_iter().filter(|e| e.kind == kind).map(|e| e.message).collect()
-    }
-}
+type Day = crate::testkit::Session;
 
 fn executor(id: &str, strategy: &str, tfs: &[Timeframe]) -> crate::registry::PluginSlot {
     slot(manifest(id, strategy, tfs), Box::new(ScriptedPlugin::executor()))
@@ -63,7 +26,7 @@ fn executor(id: &str, strategy: &str, tfs: &[Timeframe]) -> crate::registry::Plu
 
 #[test]
 fn a_trading_day_golden_sequence() {
-    let mut day = Day::new(vec![executor("exec", "EXEC", &[])]);
+    let mut day = Day::new(vec![executor("exec", "EXEC", &[])], &KernelConfig::default());
     let o = day.send(json!({"id": "1", "strategy": "EXEC", "symbol": "OANDA:XAUUSD", "side": "buy", "price": 2000, "sl": 1990, "tp": 2020, "lot": 0.1}));
     assert_eq!(
         (o.status, o.plugin.as_ref().map(PluginId::as_str), o.orders.len()),
@@ -101,7 +64,7 @@ fn a_trading_day_golden_sequence() {
 
 #[test]
 fn reversal_closes_then_opens_the_other_side() {
-    let mut day = Day::new(vec![executor("exec", "EXEC", &[])]);
+    let mut day = Day::new(vec![executor("exec", "EXEC", &[])], &KernelConfig::default());
     day.send(json!({"strategy": "EXEC", "symbol": "EURUSD", "side": "buy", "price": "1.1000", "lot": 1}));
     let o = day.send(json!({"strategy": "EXEC", "symbol": "EURUSD", "action": "reverse", "side": "sell", "price": "1.1010", "lot": 1}));
     assert_eq!((o.status, o.closed.len(), o.orders.len()), (OutcomeStatus::Executed, 1, 1));
@@ -113,11 +76,14 @@ fn reversal_closes_then_opens_the_other_side() {
 
 #[test]
 fn routing_rules_and_unrouted_reasons() {
-    let mut day = Day::new(vec![
-        executor("a_1m", "PA", &[Timeframe::M1]),
-        executor("a_5m", "PA", &[Timeframe::M5]),
-        executor("solo", "SOLO", &[Timeframe::H1]),
-    ]);
+    let mut day = Day::new(
+        vec![
+            executor("a_1m", "PA", &[Timeframe::M1]),
+            executor("a_5m", "PA", &[Timeframe::M5]),
+            executor("solo", "SOLO", &[Timeframe::H1]),
+        ],
+        &KernelConfig::default(),
+    );
     let entry = |extra: Value| {
         let mut base = json!({"symbol": "XAUUSD", "side": "buy", "price": 2000, "lot": 0.01});
         base.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
@@ -186,11 +152,14 @@ fn hooks_pass_modify_or_reject_in_priority_order() {
             HookDecision::Pass
         }
     };
-    let mut day = Day::new(vec![
-        slot(guard, Box::new(Hook(reject_btc))),
-        slot(doubler, Box::new(Hook(double))),
-        executor("exec", "EXEC", &[]),
-    ]);
+    let mut day = Day::new(
+        vec![
+            slot(guard, Box::new(Hook(reject_btc))),
+            slot(doubler, Box::new(Hook(double))),
+            executor("exec", "EXEC", &[]),
+        ],
+        &KernelConfig::default(),
+    );
     let o = day.send(json!({"strategy": "EXEC", "symbol": "XAUUSD", "side": "buy", "price": 2000, "lot": 0.1}));
     assert_eq!(o.status, OutcomeStatus::Executed);
     assert_eq!(day.kernel.status().positions[0].lots.to_string(), "0.2", "the modified signal was routed");
@@ -210,7 +179,10 @@ fn a_panicking_plugin_is_disabled_after_five_failures_and_others_keep_trading() 
         counter.fetch_add(1, Ordering::SeqCst);
         panic!("division by zero in my indicator")
     });
-    let mut day = Day::new(vec![slot(manifest("bomb", "BOMB", &[]), Box::new(bomb)), executor("exec", "EXEC", &[])]);
+    let mut day = Day::new(
+        vec![slot(manifest("bomb", "BOMB", &[]), Box::new(bomb)), executor("exec", "EXEC", &[])],
+        &KernelConfig::default(),
+    );
     for i in 0..5 {
         let o = day.send(json!({"strategy": "BOMB", "symbol": "XAUUSD", "side": "buy", "price": 2000}));
         assert_eq!((o.status, o.code.as_deref()), (OutcomeStatus::Failed, Some("plugin_failed")), "call {i}");
@@ -238,7 +210,7 @@ fn risk_refusals_are_outcomes_not_plugin_failures() {
         risk: RiskConfig { max_open_per_plugin: 1, ..RiskConfig::default() },
         ..KernelConfig::default()
     };
-    let mut day = Day::with_config(vec![executor("exec", "EXEC", &[])], &config);
+    let mut day = Day::new(vec![executor("exec", "EXEC", &[])], &config);
     let buy = json!({"strategy": "EXEC", "symbol": "XAUUSD", "side": "buy", "price": 2000, "lot": 0.01});
     assert_eq!(day.send(buy.clone()).status, OutcomeStatus::Executed);
     for _ in 0..6 {
@@ -267,7 +239,7 @@ fn risk_refusals_are_outcomes_not_plugin_failures() {
 fn capabilities_are_enforced_and_counted() {
     let mut m = manifest("nosy", "NOSY", &[]);
     m.capabilities = vec![Capability::Positions];
-    let mut day = Day::new(vec![slot(m, Box::new(ScriptedPlugin::executor()))]);
+    let mut day = Day::new(vec![slot(m, Box::new(ScriptedPlugin::executor()))], &KernelConfig::default());
     let o = day.send(json!({"strategy": "NOSY", "symbol": "XAUUSD", "side": "buy", "price": 2000}));
     assert_eq!(o.status, OutcomeStatus::Failed);
     assert!(o.reason.unwrap().contains("may not use orders: add \"orders\""));
@@ -286,7 +258,7 @@ fn trend_signals_feed_the_trend_manager() {
         let placed = ctx.place_order(zepix_plugin::OrderIntent::from_signal(signal).unwrap())?;
         Ok(Decision::executed(vec![placed.order.id], vec![]))
     });
-    let mut day = Day::new(vec![slot(manifest("v3", "V3", &[]), Box::new(aligned))]);
+    let mut day = Day::new(vec![slot(manifest("v3", "V3", &[]), Box::new(aligned))], &KernelConfig::default());
     let entry = json!({"strategy": "V3", "symbol": "XAUUSD", "side": "buy", "price": 2000});
     assert_eq!(day.send(entry.clone()).status, OutcomeStatus::Rejected);
     day.send(json!({"type": "trend", "symbol": "XAUUSD", "tf": "15", "direction": "bullish"}));
@@ -300,7 +272,7 @@ fn trend_signals_feed_the_trend_manager() {
 
 #[test]
 fn stale_signals_are_rejected() {
-    let mut day = Day::new(vec![executor("exec", "EXEC", &[])]);
+    let mut day = Day::new(vec![executor("exec", "EXEC", &[])], &KernelConfig::default());
     let ts = (start() - Duration::seconds(90)).to_rfc3339();
     let o = day.send(
         json!({"strategy": "EXEC", "symbol": "XAUUSD", "side": "buy", "price": 2000, "timestamp": ts, "max_lag": 60}),
@@ -315,7 +287,7 @@ fn daily_loss_limit_is_reduce_only_until_the_daily_reset() {
         risk: RiskConfig { daily_loss_limit: 100.into(), ..RiskConfig::default() },
         ..KernelConfig::default()
     };
-    let mut day = Day::with_config(vec![executor("exec", "EXEC", &[])], &config);
+    let mut day = Day::new(vec![executor("exec", "EXEC", &[])], &config);
     day.send(json!({"strategy": "EXEC", "symbol": "XAUUSD", "side": "buy", "price": 2000, "sl": 1985, "lot": 0.1}));
     day.send(json!({"type": "market", "symbol": "XAUUSD", "price": 1984}));
     assert!(day.kernel.status().daily_loss_locked, "lost 150 against a 100 limit");
@@ -342,7 +314,7 @@ fn daily_loss_limit_is_reduce_only_until_the_daily_reset() {
 
 #[test]
 fn trading_state_pause_and_halt() {
-    let mut day = Day::new(vec![executor("exec", "EXEC", &[])]);
+    let mut day = Day::new(vec![executor("exec", "EXEC", &[])], &KernelConfig::default());
     day.send(json!({"strategy": "EXEC", "symbol": "XAUUSD", "side": "buy", "price": 2000, "lot": 0.1}));
     day.kernel.set_trading_state(TradingState::Paused);
     let o = day.send(json!({"strategy": "EXEC", "symbol": "XAUUSD", "side": "buy", "price": 2000}));
