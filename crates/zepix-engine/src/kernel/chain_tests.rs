@@ -118,6 +118,27 @@ fn a_pyramid_books_each_level_and_opens_the_next_until_the_last() {
 }
 
 #[test]
+fn a_money_target_is_turned_into_each_levels_distance() {
+    let mut m = manifest("pyr", "PYR", &[]);
+    m.capabilities.push(Capability::ProfitBooking);
+    let money = slot(
+        m,
+        Box::new(ScriptedPlugin::new(|signal, ctx| {
+            let plan = PyramidPlan { target: Target::Money(Decimal::from(10)), ..plan(&[1, 2]) };
+            ctx.start_profit_chain(OrderIntent::from_signal(signal).unwrap(), plan)?;
+            Ok(Decision::executed(Vec::new(), Vec::new()))
+        })),
+    );
+    let mut path = Path::new(money);
+    path.send(entry());
+    // 10 across one order of 0.1 lot (1 a pip on XAUUSD): 10 pips.
+    assert_eq!(path.book(), ["0.1@2000 2001/1999"]);
+    path.price("2001");
+    // 10 across two orders: 5 pips each.
+    assert_eq!(path.book(), ["0.1@2001 2001.5/2000"; 2]);
+}
+
+#[test]
 fn the_chain_stop_ends_it_and_closes_the_rest_of_its_level() {
     let mut path = Path::new(chain_plugin(&[1, 2, 4], false));
     path.send(entry());

@@ -150,6 +150,39 @@ fn the_safety_service_refuses_a_recovery_with_every_reason() {
 }
 
 #[test]
+fn an_exit_is_continued_only_when_the_plan_says_so() {
+    let mut path = Path::new(RiskConfig::default());
+    path.send(entry());
+    path.send(json!({"id": "x1", "strategy": "RE", "symbol": "XAUUSD", "action": "close", "price": "2005"}));
+    assert!(path.book().is_empty(), "the exit signal closed it");
+    let done = path.last();
+    assert_eq!(done.status, ChainStatus::Ended, "exit_continuation is off in this plan");
+    assert!(done.note.unwrap().contains("closed by signal"));
+
+    let mut m = manifest("ex", "EX", &[]);
+    m.capabilities.extend([Capability::Reentry, Capability::Safety]);
+    let continuing = slot(
+        m,
+        Box::new(ScriptedPlugin::new(|signal, ctx| {
+            let placed = ctx.place_order(OrderIntent::from_signal(signal).unwrap())?;
+            ctx.start_reentry(placed.position.id, ReentryPlan { exit_continuation: true, ..plan() })?;
+            Ok(Decision::executed(vec![placed.order.id], Vec::new()))
+        })),
+    );
+    let clock: Arc<dyn Clock> = Arc::new(path.clock.clone());
+    path.session.kernel = restarted(clock, vec![continuing], &path.config, Arc::default(), path.store.clone());
+    let mut alert = entry();
+    alert["id"] = json!("e2");
+    alert["strategy"] = json!("EX");
+    path.send(alert);
+    path.send(json!({"id": "x2", "strategy": "EX", "symbol": "XAUUSD", "action": "close", "price": "2005"}));
+    path.price("2005.5");
+    assert!(path.book().is_empty(), "5 pips on: not yet");
+    path.price("2006");
+    assert_eq!(path.book(), ["0.1@2006 2026/2001"], "10 pips on past the exit at 2005: re-entered");
+}
+
+#[test]
 fn a_watch_ends_when_its_window_closes() {
     let mut path = Path::new(RiskConfig::default());
     path.send(entry());
