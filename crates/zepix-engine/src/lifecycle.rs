@@ -91,7 +91,7 @@ impl PluginState {
 
 impl fmt::Display for PluginState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
