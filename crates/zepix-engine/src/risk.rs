@@ -186,6 +186,22 @@ pub struct SafetyCounters {
     pub losses_in_a_row: BTreeMap<String, u32>,
     /// Recovery checks refused, by reason code.
     pub refused: BTreeMap<String, u32>,
+    /// When they were stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saved_at: Option<DateTime<Utc>>,
+}
+
+impl SafetyCounters {
+    /// The counters as they stand after `day_start`: a daily reset since they were stored
+    /// restarts the recovery count and the losses in a row.
+    #[must_use]
+    pub fn as_of(mut self, day_start: DateTime<Utc>) -> Self {
+        if self.saved_at.is_some_and(|at| at < day_start) {
+            self.recoveries_today = 0;
+            self.losses_in_a_row.clear();
+        }
+        self
+    }
 }
 
 /// A symbol on which no new position opens until `until` (its cooldown after a stop loss).
@@ -692,6 +708,19 @@ mod tests {
         assert!(gate.check_recovery(&p, &xau, night, None).allowed, "the daily reset restarts the count");
         assert_eq!(parse_hours("24:00-07:00"), Ok((1440, 420)));
         assert!(parse_hours("25:00-07:00").is_err() && parse_hours("0700").is_err());
+    }
+
+    #[test]
+    fn stored_safety_counters_restart_after_a_reset_missed_while_stopped() {
+        let mut counters = SafetyCounters { recoveries_today: 4, ..SafetyCounters::default() };
+        counters.losses_in_a_row.insert("p:XAUUSD".into(), 2);
+        counters.refused.insert("spread".into(), 1);
+        counters.saved_at = Some("2026-03-02T21:00:00Z".parse().unwrap());
+        let same_day = counters.clone().as_of("2026-03-01T22:05:00Z".parse().unwrap());
+        assert_eq!(same_day.recoveries_today, 4);
+        let next_day = counters.as_of("2026-03-02T22:05:00Z".parse().unwrap());
+        assert_eq!((next_day.recoveries_today, next_day.losses_in_a_row.len()), (0, 0));
+        assert_eq!(next_day.refused["spread"], 1, "refusals are statistics, not a daily limit");
     }
 
     #[test]

@@ -282,7 +282,7 @@ impl Services {
         let spread = self.venue_of(plugin).spread_pips(symbol);
         let check = self.risk.check_recovery(plugin, symbol, now, spread);
         if !check.allowed {
-            self.ops.push(StoreOp::Safety(Box::new(self.risk.safety().clone())));
+            self.save_safety();
         }
         check
     }
@@ -361,12 +361,18 @@ impl Services {
         match self.place_order(meta, intent, chain.signal_id.as_ref()) {
             Ok(placed) => {
                 self.risk.record_recovery();
-                self.ops.push(StoreOp::Safety(Box::new(self.risk.safety().clone())));
+                self.save_safety();
                 let fx = self.chains.reentered(id, Some(placed.position.id), String::new(), now);
                 self.apply_chain_effects(fx);
             }
             Err(e) => fail(self, format!("the re-entry order was refused: {}", e.message)),
         }
+    }
+
+    /// Stores the safety counters, stamped with the engine's time.
+    fn save_safety(&mut self) {
+        let counters = crate::risk::SafetyCounters { saved_at: Some(self.now()), ..self.risk.safety().clone() };
+        self.ops.push(StoreOp::Safety(Box::new(counters)));
     }
 
     /// Lets re-entry chains watching `symbol` see a new price.
@@ -897,7 +903,7 @@ impl Services {
                 trade.pnl > Money::ZERO,
             )
         {
-            self.ops.push(StoreOp::Safety(Box::new(self.risk.safety().clone())));
+            self.save_safety();
         }
         if shadow {
             self.ops.push(StoreOp::ShadowClosed(Box::new(trade.clone())));

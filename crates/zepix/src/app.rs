@@ -158,7 +158,7 @@ pub async fn start(
     risk.update_daily_pnl(snapshot.realized_today, unrealized);
     risk.restore_locks(snapshot.symbol_locks.iter().cloned());
     if let Some(counters) = &snapshot.safety {
-        risk.restore_safety(counters.clone());
+        risk.restore_safety(counters.clone().as_of(schedule.last(clock.now())));
     }
     let store_dyn: Arc<dyn Store> = store.clone();
     // Shadow plugins trade on virtual books: the paper simulator with the venue's costs, marked
