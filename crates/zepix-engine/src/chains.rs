@@ -193,6 +193,18 @@ impl Chains {
         self.shields.insert(s.id, s);
     }
 
+    /// The shield already guarding a position, if any.
+    #[must_use]
+    pub fn shield_of(&self, plugin: &PluginId, shadow: bool, position: PositionId) -> Option<u64> {
+        self.protects.get(&key(plugin, shadow, position)).copied()
+    }
+
+    /// The re-entry chain already following a position, if any.
+    #[must_use]
+    pub fn follower_of(&self, plugin: &PluginId, shadow: bool, position: PositionId) -> Option<u64> {
+        self.follows.get(&key(plugin, shadow, position)).copied()
+    }
+
     /// Starts guarding a position; returns its record.
     pub fn start_shield(&mut self, shield: Shield) -> ChainRecord {
         self.track_shield(shield.clone());

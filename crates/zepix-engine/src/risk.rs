@@ -269,17 +269,21 @@ impl RiskGate {
     }
 
     /// Whether a recovery (a re-entry) may open now on `symbol` for `plugin`, with every reason
-    /// it may not; refusals are counted by reason.
+    /// it may not; refusals are counted by reason. On a virtual book (`virtual_book`) only the
+    /// trading state, the spread and the window apply, and nothing is counted: the live
+    /// account's loss lock, budget, losses and locks are not the shadow plugin's.
     pub fn check_recovery(
         &mut self,
         plugin: &PluginId,
         symbol: &Symbol,
         now: DateTime<Utc>,
         spread_pips: Option<Decimal>,
+        virtual_book: bool,
     ) -> RecoveryCheck {
         let c = &self.config;
         let mut reasons: Vec<(&str, String)> = Vec::new();
-        if self.state != TradingState::Active || self.loss_locked {
+        let loss_locked = self.loss_locked && !virtual_book;
+        if self.state != TradingState::Active || loss_locked {
             let why = if self.loss_locked {
                 "daily loss limit reached".to_owned()
             } else {
@@ -287,20 +291,20 @@ impl RiskGate {
             };
             reasons.push(("trading_state", why));
         }
-        if self.safety.recoveries_today >= c.daily_recovery_cap {
+        if !virtual_book && self.safety.recoveries_today >= c.daily_recovery_cap {
             reasons.push((
                 "daily_recovery_cap",
                 format!("{} recoveries today (max {})", self.safety.recoveries_today, c.daily_recovery_cap),
             ));
         }
         let losses = self.safety.losses_in_a_row.get(&format!("{plugin}:{symbol}")).copied().unwrap_or(0);
-        if c.consecutive_loss_cap > 0 && losses >= c.consecutive_loss_cap {
+        if !virtual_book && c.consecutive_loss_cap > 0 && losses >= c.consecutive_loss_cap {
             reasons.push((
                 "consecutive_losses",
                 format!("{losses} stop losses in a row on {symbol} (max {})", c.consecutive_loss_cap),
             ));
         }
-        if let Some(lock) = self.locks.get(symbol).filter(|l| l.until > now) {
+        if let Some(lock) = self.locks.get(symbol).filter(|l| l.until > now && !virtual_book) {
             reasons.push(("cooldown", format!("{symbol} is locked until {}", lock.until.format("%H:%M:%S UTC"))));
         }
         if c.max_recovery_spread_pips > Decimal::ZERO
@@ -318,8 +322,10 @@ impl RiskGate {
                 ));
             }
         }
-        for (code, _) in &reasons {
-            *self.safety.refused.entry((*code).to_owned()).or_insert(0) += 1;
+        if !virtual_book {
+            for (code, _) in &reasons {
+                *self.safety.refused.entry((*code).to_owned()).or_insert(0) += 1;
+            }
         }
         RecoveryCheck {
             allowed: reasons.is_empty(),
@@ -696,16 +702,18 @@ mod tests {
         let mut gate = RiskGate::new(config, TradingState::Active);
         let (p, xau) = (PluginId::new("p").unwrap(), Symbol::new("XAUUSD").unwrap());
         let night: DateTime<Utc> = "2026-03-02T23:30:00Z".parse().unwrap();
-        let ok = gate.check_recovery(&p, &xau, night, Some(Decimal::from(2)));
+        let ok = gate.check_recovery(&p, &xau, night, Some(Decimal::from(2)), false);
         assert!(ok.allowed && ok.reasons.is_empty(), "inside a window that wraps past midnight: {ok:?}");
         gate.record_recovery();
         let noon: DateTime<Utc> = "2026-03-02T12:00:00Z".parse().unwrap();
-        let refused = gate.check_recovery(&p, &xau, noon, Some(Decimal::from(5)));
+        let refused = gate.check_recovery(&p, &xau, noon, Some(Decimal::from(5)), false);
         let codes: Vec<&str> = refused.reasons.iter().filter_map(|r| r.split(':').next()).collect();
         assert_eq!(codes, ["daily_recovery_cap", "spread", "trading_window"], "{refused:?}");
         assert!(!refused.allowed);
         gate.daily_reset();
-        assert!(gate.check_recovery(&p, &xau, night, None).allowed, "the daily reset restarts the count");
+        assert!(gate.check_recovery(&p, &xau, night, None, false).allowed, "the daily reset restarts the count");
+        let shadow = gate.check_recovery(&p, &xau, noon, None, true);
+        assert_eq!(shadow.reasons.len(), 1, "a virtual book only meets the window: {shadow:?}");
         assert_eq!(parse_hours("24:00-07:00"), Ok((1440, 420)));
         assert!(parse_hours("25:00-07:00").is_err() && parse_hours("0700").is_err());
     }

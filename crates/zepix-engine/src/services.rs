@@ -176,6 +176,9 @@ impl Services {
             return Err(invalid(format!("share: {share} is not in (0, 1]")));
         }
         let p = self.own_position(meta, position, Service::Safety)?;
+        if let Some(id) = self.chains.shield_of(meta.id(), self.is_shadow(meta.id()), position) {
+            return Err(invalid(format!("position {position} is already guarded by reverse shield {id}")));
+        }
         let sl =
             p.sl.ok_or_else(|| invalid(format!("position {position} has no stop loss to measure the shield by")))?;
         let now = self.now();
@@ -209,6 +212,11 @@ impl Services {
     pub fn hedge(&mut self, meta: &PluginMeta, id: u64) {
         let now = self.now();
         let Some(s) = self.chains.shield(id).cloned() else { return };
+        if s.shadow != self.is_shadow(meta.id()) {
+            let fx = self.chains.hedged(id, None, "its plugin changed between live and shadow", now);
+            self.apply_chain_effects(fx);
+            return;
+        }
         let intent = OrderIntent {
             symbol: s.symbol.clone(),
             side: s.side.opposite(),
@@ -248,6 +256,12 @@ impl Services {
         self.chains.chains_of(plugin)
     }
 
+    /// Whether chain steps wait for the kernel.
+    #[must_use]
+    pub fn chain_steps_pending(&self) -> bool {
+        !(self.pending_levels.is_empty() && self.pending_reentries.is_empty() && self.pending_hedges.is_empty())
+    }
+
     /// Chains waiting for their next level, taken out.
     pub fn take_pending_levels(&mut self) -> Vec<u64> {
         std::mem::take(&mut self.pending_levels)
@@ -280,8 +294,9 @@ impl Services {
     pub fn check_recovery(&mut self, plugin: &PluginId, symbol: &Symbol) -> RecoveryCheck {
         let now = self.now();
         let spread = self.venue_of(plugin).spread_pips(symbol);
-        let check = self.risk.check_recovery(plugin, symbol, now, spread);
-        if !check.allowed {
+        let shadow = self.is_shadow(plugin);
+        let check = self.risk.check_recovery(plugin, symbol, now, spread, shadow);
+        if !check.allowed && !shadow {
             self.save_safety();
         }
         check
@@ -299,6 +314,13 @@ impl Services {
     ) -> Result<ReentryChain, ServiceError> {
         plan.validate().map_err(|e| err(Service::Reentry, ServiceErrorCode::InvalidRequest, e))?;
         let p = self.own_position(meta, position, Service::Reentry)?;
+        if let Some(id) = self.chains.follower_of(meta.id(), self.is_shadow(meta.id()), position) {
+            return Err(err(
+                Service::Reentry,
+                ServiceErrorCode::InvalidRequest,
+                format!("position {position} is already followed by re-entry chain {id}"),
+            ));
+        }
         let now = self.now();
         let id = self.chains.next_id();
         let chain = ReentryChain {
@@ -360,8 +382,10 @@ impl Services {
         };
         match self.place_order(meta, intent, chain.signal_id.as_ref()) {
             Ok(placed) => {
-                self.risk.record_recovery();
-                self.save_safety();
+                if !chain.shadow {
+                    self.risk.record_recovery();
+                    self.save_safety();
+                }
                 let fx = self.chains.reentered(id, Some(placed.position.id), String::new(), now);
                 self.apply_chain_effects(fx);
             }
@@ -407,8 +431,13 @@ impl Services {
                     for id in positions {
                         let venue = match self.books.get_mut(&plugin) {
                             Some(book) if shadow => book.as_mut(),
+                            None if shadow => continue,
                             _ => self.venue.as_mut(),
                         };
+                        // Only the chain's own positions: an id of another book or owner is not.
+                        if !venue.open_positions().any(|p| p.id == id && p.plugin == plugin) {
+                            continue;
+                        }
                         if let Ok(trade) = venue.close(id, reason, now) {
                             self.record_close(&trade, shadow);
                         }

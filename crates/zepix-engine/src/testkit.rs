@@ -202,10 +202,14 @@ impl Store for MemStore {
             }
         }
         let shadowed: HashSet<&SignalId> = rows.shadow_decisions.iter().map(|d| &d.signal_id).collect();
+        // A routed plugin that is itself in shadow decided on its virtual book, not live.
+        let by_shadow = |r: &SignalRecord| {
+            rows.shadow_decisions.iter().any(|d| d.signal_id == r.signal.id && d.outcome.plugin == r.outcome.plugin)
+        };
         rows.live_decisions = self
             .signals()
             .into_iter()
-            .filter(|r| shadowed.contains(&r.signal.id) && r.outcome.plugin.is_some())
+            .filter(|r| shadowed.contains(&r.signal.id) && r.outcome.plugin.is_some() && !by_shadow(r))
             .map(|r| DecisionRow { signal_id: r.signal.id, at: r.processed_at, outcome: r.outcome })
             .collect();
         Ok(rows)

@@ -395,8 +395,10 @@ impl Store for SqliteStore {
                 )?,
                 live_decisions: collect(
                     conn,
-                    "SELECT id AS signal_id, processed_at AS at, outcome FROM signals
-                     WHERE plugin IS NOT NULL AND id IN (SELECT signal_id FROM shadow_decisions) ORDER BY seq",
+                    "SELECT id AS signal_id, processed_at AS at, outcome FROM signals s
+                     WHERE plugin IS NOT NULL AND id IN (SELECT signal_id FROM shadow_decisions)
+                       AND NOT EXISTS (SELECT 1 FROM shadow_decisions d WHERE d.signal_id = s.id AND d.plugin = s.plugin)
+                     ORDER BY seq",
                     [],
                     decision,
                 )?,

@@ -404,4 +404,15 @@ fn shadow_books_modes_and_decisions_survive_a_restart() {
     assert_eq!(decided, [("tv-1", OutcomeStatus::Executed), ("tv-2", OutcomeStatus::Rejected)]);
     let live: Vec<&str> = rows.live_decisions.iter().map(|d| d.signal_id.as_str()).collect();
     assert_eq!(live, ["tv-1"], "the live outcome of each shadowed signal that a live plugin took");
+
+    // A signal routed to a shadow plugin (no live owner) has no live decision.
+    let mut routed = signal_op(3, "tv-3");
+    if let StoreOp::Signal { outcome, .. } = &mut routed {
+        outcome.plugin = Some(plugin("cand"));
+    }
+    store.submit(vec![routed, decision("tv-3", OutcomeStatus::Executed)]);
+    store.flush().unwrap();
+    let rows = store.shadow_rows().unwrap();
+    let live: Vec<&str> = rows.live_decisions.iter().map(|d| d.signal_id.as_str()).collect();
+    assert_eq!(live, ["tv-1"], "cand decided tv-3 on its virtual book");
 }

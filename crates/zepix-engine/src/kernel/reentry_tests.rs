@@ -250,3 +250,42 @@ fn a_reverse_shield_hedges_at_its_share_of_the_stop_and_unhedges_on_recovery() {
     assert!(events.iter().any(|e| e.contains("reverse shield 1 ended: #1 closed (stop_loss)")), "{events:?}");
     assert!(path.kernel.status().shields.is_empty());
 }
+
+#[test]
+fn a_bar_that_closes_nothing_still_re_enters_when_it_reaches_the_trigger() {
+    let mut path = Path::new(RiskConfig::default());
+    path.send(entry());
+    path.price("1989");
+    let feed = zepix_model::Feed {
+        symbol: zepix_model::Symbol::new("XAUUSD").unwrap(),
+        timeframe: zepix_model::Timeframe::M1,
+    };
+    let p = |v: &str| v.parse::<zepix_model::Price>().unwrap();
+    let bar =
+        zepix_model::Bar::new(path.clock.now(), p("1995"), p("1999.8"), p("1994"), p("1999.6"), Decimal::ONE).unwrap();
+    path.session.kernel.on_bar(&feed, &bar);
+    assert_eq!(path.book(), ["0.1@1999.6 2019.6/1994.6"], "re-entered at the bar's close");
+}
+
+#[test]
+fn a_position_takes_one_shield_and_one_re_entry_chain() {
+    let mut m = manifest("re", "RE", &[]);
+    m.capabilities.extend([Capability::Reentry, Capability::Safety]);
+    let twice = slot(
+        m,
+        Box::new(ScriptedPlugin::new(|signal, ctx| {
+            let placed = ctx.place_order(OrderIntent::from_signal(signal).unwrap())?;
+            let id = placed.position.id;
+            ctx.shield_position(id, Decimal::new(5, 1))?;
+            ctx.start_reentry(id, plan())?;
+            let shield = ctx.shield_position(id, Decimal::new(5, 1)).unwrap_err().message;
+            let follow = ctx.start_reentry(id, plan()).unwrap_err().message;
+            Ok(Decision::rejected(format!("{shield} | {follow}")))
+        })),
+    );
+    let mut session = Session::new(vec![twice], &KernelConfig::default());
+    let outcome = session.send(entry());
+    let why = outcome.reason.unwrap();
+    assert!(why.contains("already guarded by reverse shield 1"), "{why}");
+    assert!(why.contains("already followed by re-entry chain 2"), "{why}");
+}
