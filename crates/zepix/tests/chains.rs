@@ -3,44 +3,27 @@
 
 #![allow(clippy::unwrap_used, reason = "a test fails loudly on the first thing that goes wrong")]
 
-use std::path::Path;
-use std::sync::Arc;
+mod common;
 
-use bytes::Bytes;
-use hyper::{Method, StatusCode};
+use std::path::Path;
+
+use common::{alert, get};
 use serde_json::{Value, json};
-use zepix::app::{self, App, Options};
-use zepix::client::Client;
+use zepix::app::{App, Options};
 use zepix::config::Config;
 use zepix_engine::PluginConfig;
-use zepix_model::{LiveClock, PluginId};
+use zepix_model::PluginId;
 
 /// The engine's defaults with `signal_executor` set to `settings`.
 fn config(dir: &Path, settings: &Value) -> Config {
-    let mut config = Config::default();
-    config.engine.data_dir = dir.join("data");
-    config.plugin_system.plugin_dir = dir.join("plugins");
+    let mut config = common::config(dir);
     let executor = PluginConfig { settings: settings.as_object().cloned().unwrap(), ..PluginConfig::default() };
     config.plugins.insert(PluginId::new("signal_executor").unwrap(), executor);
     config
 }
 
 async fn start(config: &Config) -> App {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    app::start(config, Arc::new(LiveClock), listener, Options::default()).await.unwrap()
-}
-
-async fn send(app: &App, method: Method, path: &str, body: Bytes) -> (StatusCode, Value) {
-    let mut client = Client::connect(app.addr).await.unwrap();
-    let (status, body) = client.send(method, path, body, None).await.unwrap();
-    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
-}
-
-async fn alert(app: &App, mut alert: Value) {
-    alert["secret"] = Value::String(app.secret.value.clone());
-    let (status, answer) = send(app, Method::POST, "/webhook", Bytes::from(alert.to_string())).await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
-    app.handle.drain().await.unwrap();
+    common::start(config, Options::default()).await
 }
 
 async fn price(app: &App, price: &str) {
@@ -48,7 +31,7 @@ async fn price(app: &App, price: &str) {
 }
 
 async fn status(app: &App) -> Value {
-    send(app, Method::GET, "/api/status", Bytes::new()).await.1
+    get(app, "/api/status").await
 }
 
 /// Open positions as `lots@entry tp`.
@@ -88,7 +71,7 @@ async fn a_dual_order_from_an_alert_pyramids_across_a_restart() {
     assert!(book(&s).is_empty());
     // A: +50; B and level 2: +10 + 2 × 10.
     assert_eq!(s["account"]["balance"], "10080", "{s}");
-    let events = send(&app, Method::GET, "/api/events?limit=100", Bytes::new()).await.1.to_string();
+    let events = get(&app, "/api/events?limit=100").await.to_string();
     for needle in [
         "dual order 1: A #1",
         "profit chain 2: level 2 of 2 opened with 2 orders",

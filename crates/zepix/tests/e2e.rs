@@ -3,47 +3,23 @@
 
 #![allow(clippy::unwrap_used, reason = "a test fails loudly on the first thing that goes wrong")]
 
+mod common;
+
 use std::path::Path;
-use std::sync::Arc;
 
 use bytes::Bytes;
+use common::{config, get, send, start};
 use hyper::{Method, StatusCode};
 use serde_json::{Value, json};
-use zepix::app::{self, App, Options};
-use zepix::client::Client;
-use zepix::config::Config;
-use zepix_model::{LiveClock, Signal};
+use zepix::app::{App, Options};
+use zepix_model::Signal;
 use zepix_plugin::{BuiltinPlugin, Decision, Manifest, Plugin, PluginContext, PluginResult};
-
-fn config(dir: &Path) -> Config {
-    let mut config = Config::default();
-    config.engine.data_dir = dir.join("data");
-    config.plugin_system.plugin_dir = dir.join("plugins");
-    config
-}
-
-async fn start(config: &Config, options: Options) -> App {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    app::start(config, Arc::new(LiveClock), listener, options).await.unwrap()
-}
 
 async fn post(app: &App, mut alert: Value) -> (StatusCode, Value) {
     if alert.get("secret").is_none() {
         alert["secret"] = Value::String(app.secret.value.clone());
     }
     send(app, Method::POST, "/webhook", Bytes::from(alert.to_string())).await
-}
-
-async fn send(app: &App, method: Method, path: &str, body: Bytes) -> (StatusCode, Value) {
-    let mut client = Client::connect(app.addr).await.unwrap();
-    let (status, body) = client.send(method, path, body, None).await.unwrap();
-    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
-}
-
-async fn get(app: &App, path: &str) -> Value {
-    let (status, body) = send(app, Method::GET, path, Bytes::new()).await;
-    assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
-    body
 }
 
 fn count(db: &Path, sql: &str) -> i64 {

@@ -3,45 +3,33 @@
 
 #![allow(clippy::unwrap_used, reason = "a test fails loudly on the first thing that goes wrong")]
 
+mod common;
+
 use std::path::Path;
-use std::sync::Arc;
 
 use bytes::Bytes;
+use common::{get, send};
 use hyper::{Method, StatusCode};
 use serde_json::{Value, json};
-use zepix::app::{self, App, Options};
-use zepix::client::Client;
+use zepix::app::{App, Options};
 use zepix::config::Config;
-use zepix_model::LiveClock;
 
 fn config(dir: &Path) -> Config {
-    let mut config = Config::default();
-    config.engine.data_dir = dir.join("data");
-    config.plugin_system.plugin_dir = dir.join("plugins");
+    let mut config = common::config(dir);
     config.risk.sl_cooldown_minutes = 30;
     config.risk.max_lots_per_symbol = "0.3".parse().unwrap();
     config
 }
 
 async fn start(config: &Config) -> App {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    app::start(config, Arc::new(LiveClock), listener, Options::default()).await.unwrap()
-}
-
-async fn send(app: &App, method: Method, path: &str, body: Bytes) -> (StatusCode, Value) {
-    let mut client = Client::connect(app.addr).await.unwrap();
-    let (status, body) = client.send(method, path, body, None).await.unwrap();
-    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    common::start(config, Options::default()).await
 }
 
 /// Sends an alert and returns its outcome once processed.
-async fn alert(app: &App, mut alert: Value) -> Value {
-    alert["secret"] = Value::String(app.secret.value.clone());
-    let (status, answer) = send(app, Method::POST, "/webhook", Bytes::from(alert.to_string())).await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
-    app.handle.drain().await.unwrap();
+async fn alert(app: &App, alert: Value) -> Value {
+    let answer = common::alert(app, alert).await;
     let id = answer["signal_id"].as_str().unwrap().to_owned();
-    send(app, Method::GET, &format!("/api/signals/{id}"), Bytes::new()).await.1["outcome"].clone()
+    get(app, &format!("/api/signals/{id}")).await["outcome"].clone()
 }
 
 fn entry(id: &str, symbol: &str, price: f64, lot: f64) -> Value {
@@ -50,7 +38,7 @@ fn entry(id: &str, symbol: &str, price: f64, lot: f64) -> Value {
 }
 
 async fn locks(app: &App) -> Value {
-    send(app, Method::GET, "/api/locks", Bytes::new()).await.1["locks"].clone()
+    get(app, "/api/locks").await["locks"].clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,17 +4,18 @@
 
 #![allow(clippy::unwrap_used, reason = "a test fails loudly on the first thing that goes wrong")]
 
+mod common;
+
 use std::path::Path;
-use std::sync::Arc;
 
 use bytes::Bytes;
+use common::{alert, get, send};
 use hyper::{Method, StatusCode};
 use serde_json::{Value, json};
-use zepix::app::{self, App, Options};
-use zepix::client::Client;
+use zepix::app::{App, Options};
 use zepix::config::Config;
 use zepix_engine::{Mode, PluginConfig, PluginMode};
-use zepix_model::{Level, LiveClock, PluginId, Price, Side, Signal};
+use zepix_model::{Level, PluginId, Price, Side, Signal};
 use zepix_plugin::{BuiltinPlugin, Decision, Manifest, OrderIntent, Plugin, PluginContext, PluginResult};
 
 /// The candidate: trades buys only, with a take profit 5 above the entry.
@@ -42,9 +43,7 @@ fn candidate_manifest() -> Manifest {
 }
 
 fn config(dir: &Path) -> Config {
-    let mut config = Config::default();
-    config.engine.data_dir = dir.join("data");
-    config.plugin_system.plugin_dir = dir.join("plugins");
+    let mut config = common::config(dir);
     config.engine.mode = Mode::Hybrid;
     let shadow = PluginConfig { mode: PluginMode::Shadow, ..PluginConfig::default() };
     config.plugins.insert(PluginId::new("candidate").unwrap(), shadow);
@@ -52,30 +51,12 @@ fn config(dir: &Path) -> Config {
 }
 
 async fn start(config: &Config) -> App {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let candidate = BuiltinPlugin { manifest: candidate_manifest, build: |_| Ok(Box::new(Candidate)) };
-    let options = Options { extra_plugins: vec![candidate], ..Options::default() };
-    app::start(config, Arc::new(LiveClock), listener, options).await.unwrap()
+    common::start(config, Options { extra_plugins: vec![candidate], ..Options::default() }).await
 }
 
-async fn send(app: &App, method: Method, path: &str, body: Value) -> (StatusCode, Value) {
-    let mut client = Client::connect(app.addr).await.unwrap();
-    let body = if body.is_null() { Bytes::new() } else { Bytes::from(body.to_string()) };
-    let (status, body) = client.send(method, path, body, None).await.unwrap();
-    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
-}
-
-async fn alert(app: &App, mut alert: Value) {
-    alert["secret"] = Value::String(app.secret.value.clone());
-    let (status, answer) = send(app, Method::POST, "/webhook", alert).await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
-}
-
-async fn get(app: &App, path: &str) -> Value {
-    app.handle.drain().await.unwrap();
-    let (status, body) = send(app, Method::GET, path, Value::Null).await;
-    assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
-    body
+async fn post(app: &App, path: &str) -> (StatusCode, Value) {
+    send(app, Method::POST, path, Bytes::new()).await
 }
 
 fn entry(id: &str, side: &str, price: u32) -> Value {
@@ -130,12 +111,12 @@ async fn a_candidate_in_shadow_is_compared_with_the_live_plugin_and_promoted() {
     assert_eq!((cand["trades"].as_u64(), cand["open_positions"].as_u64()), (Some(2), Some(0)), "{report}");
 
     // Bad requests change nothing.
-    let (status, _) = send(&app, Method::POST, "/api/plugins/nobody/promote", Value::Null).await;
+    let (status, _) = post(&app, "/api/plugins/nobody/promote").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = send(&app, Method::POST, "/api/plugins/Bad-Id/promote", Value::Null).await;
+    let (status, _) = post(&app, "/api/plugins/Bad-Id/promote").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
-    let (status, promoted) = send(&app, Method::POST, "/api/plugins/candidate/promote", Value::Null).await;
+    let (status, promoted) = post(&app, "/api/plugins/candidate/promote").await;
     assert_eq!((status, promoted["mode"].as_str()), (StatusCode::OK, Some("live")), "{promoted}");
     alert(
         &app,
