@@ -193,6 +193,12 @@ impl Chains {
         self.shields.insert(s.id, s);
     }
 
+    /// Whether a position is a shield's hedge.
+    #[must_use]
+    pub fn is_hedge(&self, plugin: &PluginId, shadow: bool, position: PositionId) -> bool {
+        self.hedges.contains_key(&key(plugin, shadow, position))
+    }
+
     /// The shield already guarding a position, if any.
     #[must_use]
     pub fn shield_of(&self, plugin: &PluginId, shadow: bool, position: PositionId) -> Option<u64> {

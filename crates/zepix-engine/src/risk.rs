@@ -224,6 +224,8 @@ pub struct RiskGate {
     recent_orders: VecDeque<DateTime<Utc>>,
     locks: BTreeMap<Symbol, SymbolLock>,
     safety: SafetyCounters,
+    /// When each `plugin:SYMBOL` last counted a stop.
+    last_stop: BTreeMap<String, DateTime<Utc>>,
 }
 
 impl RiskGate {
@@ -237,6 +239,7 @@ impl RiskGate {
             recent_orders: VecDeque::new(),
             locks: BTreeMap::new(),
             safety: SafetyCounters::default(),
+            last_stop: BTreeMap::new(),
         }
     }
 
@@ -251,11 +254,23 @@ impl RiskGate {
         self.safety = counters;
     }
 
-    /// A live trade closed: a stop loss adds to its symbol's losses in a row, a win clears them.
-    /// Whether the counters changed.
-    pub fn record_result(&mut self, plugin: &PluginId, symbol: &Symbol, stopped: bool, won: bool) -> bool {
+    /// A live trade closed: a stop loss adds to its symbol's losses in a row (stops of several
+    /// orders at the same moment, as a pyramid level's, count once), a win clears them. Whether
+    /// the counters changed.
+    pub fn record_result(
+        &mut self,
+        plugin: &PluginId,
+        symbol: &Symbol,
+        stopped: bool,
+        won: bool,
+        at: DateTime<Utc>,
+    ) -> bool {
         let key = format!("{plugin}:{symbol}");
         if stopped {
+            if self.last_stop.get(&key) == Some(&at) {
+                return false;
+            }
+            self.last_stop.insert(key.clone(), at);
             *self.safety.losses_in_a_row.entry(key).or_insert(0) += 1;
             true
         } else {

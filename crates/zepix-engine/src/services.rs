@@ -922,14 +922,18 @@ impl Services {
         let data = json!({"position": p.id, "pnl": trade.pnl, "reason": trade.reason, "shadow": shadow});
         self.event(EventKind::PositionClosed, Some(&p.plugin), message, data);
         let pip = self.symbols.get(&p.symbol).map_or(rust_decimal::Decimal::ONE, |s| s.pip_size);
+        // A shield's hedge is the engine's insurance, not a trade the plugin won or lost.
+        let hedge = self.chains.is_hedge(&p.plugin, shadow, p.id);
         let fx = self.chains.on_close(trade, shadow, pip, trade.closed_at);
         self.apply_chain_effects(fx);
         if !shadow
+            && !hedge
             && self.risk.record_result(
                 &p.plugin,
                 &p.symbol,
                 trade.reason == CloseReason::StopLoss,
                 trade.pnl > Money::ZERO,
+                trade.closed_at,
             )
         {
             self.save_safety();

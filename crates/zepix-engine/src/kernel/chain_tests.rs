@@ -149,6 +149,8 @@ fn the_chain_stop_ends_it_and_closes_the_rest_of_its_level() {
     let crate::chains::ChainRecord::Profit(done) = path.last_record() else { unreachable!() };
     assert_eq!((done.status, done.level), (ChainStatus::Stopped, 1));
     assert_eq!(done.booked.to_string(), "-10", "+10 on level 1, -10 twice on level 2");
+    let losses = path.kernel.status().safety.losses_in_a_row;
+    assert_eq!(losses["pyr:XAUUSD"], 1, "one stop of a two-order level is one loss in a row");
     path.price("2010");
     assert!(path.book().is_empty(), "a stopped chain opens nothing more");
 }

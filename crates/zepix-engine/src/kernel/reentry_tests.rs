@@ -249,6 +249,8 @@ fn a_reverse_shield_hedges_at_its_share_of_the_stop_and_unhedges_on_recovery() {
     let events = path.chain_events();
     assert!(events.iter().any(|e| e.contains("reverse shield 1 ended: #1 closed (stop_loss)")), "{events:?}");
     assert!(path.kernel.status().shields.is_empty());
+    let losses = path.kernel.status().safety.losses_in_a_row;
+    assert_eq!(losses["re:XAUUSD"], 1, "the stop counts; its hedge's profitable close is not a win");
 }
 
 #[test]
