@@ -100,7 +100,7 @@ pub async fn backtest(config: Option<PathBuf>, args: BacktestArgs) -> Result<Exi
         if let Some(dir) = report {
             let files = zepix_backtest::write_report(&dir, &input)
                 .with_context(|| format!("writing the report to {}", dir.display()))?;
-            println!("report: {} and {}", files.html.display(), files.json.display());
+            crate::say!("report: {} and {}", files.html.display(), files.json.display());
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -112,7 +112,7 @@ pub async fn backtest(config: Option<PathBuf>, args: BacktestArgs) -> Result<Exi
     let rows = tokio::task::spawn_blocking(move || sweep(&prepared, &settings, &combos, fill))
         .await
         .context("the sweep threads")??;
-    println!("{}", zepix_backtest::format_table(&rows, &args.sort).map_err(|e| anyhow::anyhow!("{e}"))?);
+    crate::say!("{}", zepix_backtest::format_table(&rows, &args.sort).map_err(|e| anyhow::anyhow!("{e}"))?);
     eprintln!("{total} runs in {:.1} s", started.elapsed().as_secs_f64());
     Ok(ExitCode::SUCCESS)
 }
@@ -348,14 +348,14 @@ fn print_summary(input: &RunInput, m: &Metrics, took: std::time::Duration) {
     let rate = input.bars as f64 / took.as_secs_f64().max(1e-9);
     let pct = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{:.1}%", v * 100.0));
     let num = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}"));
-    println!("{} on {} ({} bars, fill at {}):", input.plugin, input.data, input.bars, input.fill);
-    println!("  trades         {} ({} won, {} lost)", m.trades, m.wins, m.losses);
-    println!("  net P&L        {}", m.net_pnl);
-    println!("  win rate       {}", pct(m.win_rate));
-    println!("  profit factor  {}", num(m.profit_factor));
-    println!("  max drawdown   {} ({:.2}%)", m.max_drawdown, m.max_drawdown_pct);
-    println!("  Sharpe         {}", num(m.sharpe));
-    println!("  exposure       {}", pct(m.exposure));
-    println!("  final equity   {}", m.final_equity);
-    println!("  speed          {rate:.0} bars/s ({:.3} s)", took.as_secs_f64());
+    crate::say!("{} on {} ({} bars, fill at {}):", input.plugin, input.data, input.bars, input.fill);
+    crate::say!("  trades         {} ({} won, {} lost)", m.trades, m.wins, m.losses);
+    crate::say!("  net P&L        {}", m.net_pnl);
+    crate::say!("  win rate       {}", pct(m.win_rate));
+    crate::say!("  profit factor  {}", num(m.profit_factor));
+    crate::say!("  max drawdown   {} ({:.2}%)", m.max_drawdown, m.max_drawdown_pct);
+    crate::say!("  Sharpe         {}", num(m.sharpe));
+    crate::say!("  exposure       {}", pct(m.exposure));
+    crate::say!("  final equity   {}", m.final_equity);
+    crate::say!("  speed          {rate:.0} bars/s ({:.3} s)", took.as_secs_f64());
 }

@@ -88,8 +88,8 @@ pub async fn pipeline(signals: usize) -> Result<ExitCode> {
     let tmp = tempfile::tempdir().context("temp dir")?;
     let config = bench_config(tmp.path())?;
     let bodies: Vec<String> = (0..signals).map(|i| alert("p", i)).collect();
-    println!("machine: {}", machine());
-    println!("pipeline benchmark: {signals} signals, entries and exits through signal_executor on the paper venue");
+    crate::say!("machine: {}", machine());
+    crate::say!("pipeline benchmark: {signals} signals, entries and exits through signal_executor on the paper venue");
 
     let now = zepix_model::Clock::now(&LiveClock);
     let started = Instant::now();
@@ -135,25 +135,25 @@ pub async fn pipeline(signals: usize) -> Result<ExitCode> {
     engine.stop().await?;
 
     let rate = |n: usize, d: Duration| n as f64 / d.as_secs_f64();
-    println!("parse only (ceiling):         {:>10.0} signals/s", rate(signals, parse_only));
-    println!(
+    crate::say!("parse only (ceiling):         {:>10.0} signals/s", rate(signals, parse_only));
+    crate::say!(
         "accepted (durable in inbox):  {:>10.0} signals/s  ({} in {:.2} s)",
         rate(accepted, acked),
         accepted,
         acked.as_secs_f64()
     );
-    println!(
+    crate::say!(
         "processed and stored:         {:>10.0} signals/s  ({} in {:.2} s)",
         rate(accepted, total),
         accepted,
         total.as_secs_f64()
     );
     let shown: Vec<String> = outcomes.iter().filter(|(_, n)| *n > 0).map(|(s, n)| format!("{s} {n}")).collect();
-    println!("outcomes: {}", shown.join(", "));
+    crate::say!("outcomes: {}", shown.join(", "));
     if snapshot.processed.len() != signals {
         bail!("only {} of {signals} signals are in zepix.db", snapshot.processed.len());
     }
-    println!("verified: all {signals} signals are in zepix.db with an outcome");
+    crate::say!("verified: all {signals} signals are in zepix.db with an outcome");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -178,8 +178,10 @@ pub async fn webhook(signals: usize, connections: usize) -> Result<ExitCode> {
         .spawn()
         .context("starting the engine")?;
     wait_healthy(addr).await?;
-    println!("machine: {}", machine());
-    println!("webhook benchmark: {signals} alerts over {connections} keep-alive connections to http://{addr}/webhook");
+    crate::say!("machine: {}", machine());
+    crate::say!(
+        "webhook benchmark: {signals} alerts over {connections} keep-alive connections to http://{addr}/webhook"
+    );
 
     let bodies: Arc<Vec<Bytes>> = Arc::new((0..signals).map(|i| Bytes::from(alert("w", i))).collect());
     let started = Instant::now();
@@ -215,13 +217,13 @@ pub async fn webhook(signals: usize, connections: usize) -> Result<ExitCode> {
     }
     let elapsed = started.elapsed();
     latencies.sort_unstable();
-    println!(
+    crate::say!(
         "accepted: {} ({:.0}/s over {:.2} s); other answers: {other}",
         accepted.len(),
         accepted.len() as f64 / elapsed.as_secs_f64(),
         elapsed.as_secs_f64()
     );
-    println!(
+    crate::say!(
         "latency ms: p50 {:.3}  p90 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}",
         percentile(&latencies, 50.0),
         percentile(&latencies, 90.0),
@@ -231,7 +233,7 @@ pub async fn webhook(signals: usize, connections: usize) -> Result<ExitCode> {
     );
 
     let caught_up = wait_processed(addr, accepted.len() as u64).await?;
-    println!("processing caught up {:.2} s after the last acknowledgement", caught_up.as_secs_f64());
+    crate::say!("processing caught up {:.2} s after the last acknowledgement", caught_up.as_secs_f64());
     stop_child(&mut child).await?;
 
     let store = SqliteStore::open(&data_dir)?;
@@ -241,7 +243,7 @@ pub async fn webhook(signals: usize, connections: usize) -> Result<ExitCode> {
     if missing > 0 {
         bail!("{missing} accepted alerts are missing from zepix.db");
     }
-    println!("verified: all {} accepted alerts are in zepix.db with an outcome; none lost", expected.len());
+    crate::say!("verified: all {} accepted alerts are in zepix.db with an outcome; none lost", expected.len());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -432,7 +434,7 @@ fn raw_round_trips(exe: &Path, calls: usize) -> Result<Vec<u32>> {
 
 fn print_round_trips(name: &str, sorted_ns: &[u32]) {
     let us = |p: f64| percentile(sorted_ns, p);
-    println!(
+    crate::say!(
         "{name:<34} p50 {:>7.1} µs  p90 {:>7.1} µs  p99 {:>7.1} µs  ({} calls)",
         us(50.0),
         us(90.0),
@@ -457,13 +459,13 @@ pub async fn plugin(calls: usize, signals: usize) -> Result<ExitCode> {
     let echo_dir = tmp.path().join("echo");
     std::fs::create_dir_all(&echo_dir)?;
 
-    println!("machine: {}", machine());
+    crate::say!("machine: {}", machine());
     let mut config = bench_config(&data_dir)?;
     config.plugin_system.plugin_dir.clone_from(&plugin_dir);
     config.plugin_system.auto_discover = true;
     std::fs::create_dir_all(&data_dir)?;
     let host = crate::host::host_config(&config.plugin_system, &data_dir, None)?;
-    println!("sandbox: {}", host.level);
+    crate::say!("sandbox: {}", host.level);
 
     let py_manifest = zepix_plugin::Manifest::load(&py_dir).map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let py_spec = zepix_host::launch::plugin_spec(&host, &py_dir, &py_manifest, &serde_json::Map::new())
@@ -479,7 +481,7 @@ pub async fn plugin(calls: usize, signals: usize) -> Result<ExitCode> {
     let echo_spec = zepix_host::launch::plugin_spec(&host, &echo_dir, &echo_manifest, &serde_json::Map::new())
         .map_err(anyhow::Error::msg)?;
 
-    println!("call round trip (one call in flight):");
+    crate::say!("call round trip (one call in flight):");
     let raw = tokio::task::spawn_blocking(move || raw_round_trips(&exe, calls)).await??;
     print_round_trips("baseline: bare pipe ping-pong", &raw);
     print_round_trips("Rust `process` plugin (sandboxed)", &round_trips(echo_spec, calls).await?);
@@ -488,7 +490,7 @@ pub async fn plugin(calls: usize, signals: usize) -> Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let engine = app::start(&config, Arc::new(LiveClock), listener, Options::default()).await?;
     let handle = engine.handle.clone();
-    println!("end to end (inbox → kernel → plugin → risk → paper fill → store), {signals} entry/exit signals each:");
+    crate::say!("end to end (inbox → kernel → plugin → risk → paper fill → store), {signals} entry/exit signals each:");
     let runs = [
         ("built-in signal_executor (baseline)", "SIGNAL_EXECUTOR"),
         ("Python, orders and closes in the decision", "BENCH_PY_PLACE"),
@@ -518,7 +520,7 @@ pub async fn plugin(calls: usize, signals: usize) -> Result<ExitCode> {
         }
         handle.drain().await?;
         let took = started.elapsed();
-        println!(
+        crate::say!(
             "{name:<38} {:>8.0} signals/s  ({signals} in {:.2} s)",
             signals as f64 / took.as_secs_f64(),
             took.as_secs_f64()
@@ -526,7 +528,7 @@ pub async fn plugin(calls: usize, signals: usize) -> Result<ExitCode> {
     }
     let outcomes = handle.metrics().outcome_counts();
     let shown: Vec<String> = outcomes.iter().filter(|(_, n)| *n > 0).map(|(s, n)| format!("{s} {n}")).collect();
-    println!("outcomes: {}", shown.join(", "));
+    crate::say!("outcomes: {}", shown.join(", "));
     let failed =
         outcomes.iter().filter(|(s, _)| matches!(s, zepix_engine::OutcomeStatus::Failed)).map(|(_, n)| *n).sum::<u64>();
     engine.stop().await?;

@@ -57,18 +57,21 @@ pub async fn run(
         .file
         .as_ref()
         .map_or_else(|| "embedded defaults (no zepix.toml)".to_owned(), |f| f.display().to_string());
-    println!("zepix {} listening on http://{}", env!("CARGO_PKG_VERSION"), app.addr);
-    println!("  config:   {source}");
-    println!(
+    crate::say!("zepix {} listening on http://{}", env!("CARGO_PKG_VERSION"), app.addr);
+    crate::say!("  config:   {source}");
+    crate::say!(
         "  webhook:  POST http://{}/webhook   (TradingView alert JSON; secret in the body or /webhook/<secret>)",
         app.addr
     );
-    println!("  secret:   from {}", app.secret.source);
-    println!("  data:     {}/ (zepix.db, plugins/<id>/plugin.db, inbox/)", config.engine.data_dir.display());
-    println!("  plugins:  {} running: {}", running.len(), running.join(", "));
-    println!(
+    crate::say!("  secret:   from {}", app.secret.source);
+    crate::say!("  data:     {}/ (zepix.db, plugins/<id>/plugin.db, inbox/)", config.engine.data_dir.display());
+    crate::say!("  plugins:  {} running: {}", running.len(), running.join(", "));
+    crate::say!(
         "  trading:  {} on the {} venue, balance {}, equity {}",
-        status.trading_state, status.venue, status.account.balance, status.account.equity
+        status.trading_state,
+        status.venue,
+        status.account.balance,
+        status.account.equity
     );
     if status.mode != zepix_engine::Mode::Live {
         let shadow: Vec<String> = app
@@ -79,7 +82,7 @@ pub async fn run(
             .filter(|p| p.mode == zepix_engine::PluginMode::Shadow)
             .map(|p| p.id.to_string())
             .collect();
-        println!(
+        crate::say!(
             "  mode:     {}: on virtual books (zepix shadow report compares them): {}",
             text(&serde_json::to_value(status.mode)?),
             if shadow.is_empty() { "none".to_owned() } else { shadow.join(", ") }
@@ -92,29 +95,29 @@ pub async fn run(
             .iter()
             .map(|f| format!("{} {} ({})", f.symbol, f.timeframe, f.source.as_str()))
             .collect();
-        println!("  bars:     {}", feeds.join(", "));
+        crate::say!("  bars:     {}", feeds.join(", "));
     }
     if hold {
-        println!("  HOLD:     alerts are stored but not processed until a start without --hold");
+        crate::say!("  HOLD:     alerts are stored but not processed until a start without --hold");
     }
     if app.recovered > 0 {
-        println!("  recovered {} signals accepted before the last stop", app.recovered);
+        crate::say!("  recovered {} signals accepted before the last stop", app.recovered);
     }
     for p in &app.problems {
         for m in &p.messages {
-            println!("  warning:  {m}");
+            crate::say!("  warning:  {m}");
         }
     }
     if !config.server.bind.ip().is_loopback() && config.server.api_token.is_none() {
-        println!(
+        crate::say!(
             "  warning:  listening beyond loopback without [server] api_token: anyone who reaches it can use /api"
         );
     }
-    println!("Ctrl-C stops the engine.");
+    crate::say!("Ctrl-C stops the engine.");
     shutdown_signal().await;
-    println!("stopping: finishing work in flight…");
+    crate::say!("stopping: finishing work in flight…");
     app.stop().await?;
-    println!("stopped.");
+    crate::say!("stopped.");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -158,7 +161,7 @@ pub async fn alert_send(
 ) -> Result<ExitCode> {
     if example.as_deref() == Some("list") {
         for e in EXAMPLES {
-            println!("{:<16} {}", e.name, e.about);
+            crate::say!("{:<16} {}", e.name, e.about);
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -202,7 +205,7 @@ pub async fn alert_send(
         let (status, body) = client.send(Method::POST, "/webhook", Bytes::from(alert.to_string()), None).await?;
         let answer: Value =
             serde_json::from_slice(&body).unwrap_or(Value::String(String::from_utf8_lossy(&body).into_owned()));
-        println!("{status} {answer}");
+        crate::say!("{status} {answer}");
         if status != StatusCode::OK {
             failed = true;
             continue;
@@ -250,12 +253,12 @@ async fn print_outcome(client: &mut Client, id: &str, token: Option<&str>) -> Re
             if let Some(reason) = o["reason"].as_str() {
                 line.push_str(&format!(": {reason}"));
             }
-            println!("{line}");
+            crate::say!("{line}");
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    println!("  → accepted; still processing (see GET /api/signals/{id})");
+    crate::say!("  → accepted; still processing (see GET /api/signals/{id})");
     Ok(())
 }
 
@@ -282,7 +285,7 @@ pub async fn plugin_reload(config: Option<PathBuf>, id: &str, url: Option<String
     let answer: Value = serde_json::from_slice(&body).unwrap_or_default();
     if status == StatusCode::OK {
         let running = &answer["running"];
-        println!("{id} reloaded: {} {} is running", text(&running["name"]), text(&running["version"]));
+        crate::say!("{id} reloaded: {} {} is running", text(&running["name"]), text(&running["version"]));
         Ok(ExitCode::SUCCESS)
     } else {
         let why = answer["error"].as_str().map_or_else(|| String::from_utf8_lossy(&body).into_owned(), str::to_owned);
@@ -301,7 +304,7 @@ pub async fn unlock(config: Option<PathBuf>, symbol: &str, url: Option<String>) 
     let answer: Value = serde_json::from_slice(&body).unwrap_or_default();
     if status == StatusCode::OK {
         let lock = &answer["unlocked"];
-        println!(
+        crate::say!(
             "{} unlocked (it was locked until {}: {})",
             text(&lock["symbol"]),
             text(&lock["until"]),
@@ -324,14 +327,14 @@ pub async fn status(config: Option<PathBuf>, url: Option<String>) -> Result<Exit
     let s = client.get_json("/api/status", token).await?;
     let plugins = client.get_json("/api/plugins", token).await?["plugins"].take();
     let a = &s["account"];
-    println!(
+    crate::say!(
         "zepix at http://{addr}: trading {}{}, mode {}, venue {}",
         text(&s["trading_state"]),
         if s["daily_loss_locked"].as_bool() == Some(true) { " (daily loss limit reached: reduce-only)" } else { "" },
         text(&s["mode"]),
         text(&s["venue"])
     );
-    println!(
+    crate::say!(
         "balance {}  equity {}  unrealized {}  realized today {}",
         text(&a["balance"]),
         text(&a["equity"]),
@@ -339,9 +342,9 @@ pub async fn status(config: Option<PathBuf>, url: Option<String>) -> Result<Exit
         text(&s["realized_today"])
     );
     let positions = s["positions"].as_array().cloned().unwrap_or_default();
-    println!("positions ({}):", positions.len());
+    crate::say!("positions ({}):", positions.len());
     for p in &positions {
-        println!(
+        crate::say!(
             "  #{:<4} {:<20} {:<4} {:>8} {:<10} @ {:<10} sl {:<10} tp {}",
             text(&p["id"]),
             text(&p["plugin"]),
@@ -355,7 +358,7 @@ pub async fn status(config: Option<PathBuf>, url: Option<String>) -> Result<Exit
     }
     for c in s["chains"].as_array().cloned().unwrap_or_default() {
         let levels = c["plan"]["levels"].as_array().map_or(0, Vec::len);
-        println!(
+        crate::say!(
             "chain {} [{}]: {} {} level {} of {levels}, {} open, booked {}",
             text(&c["id"]),
             text(&c["plugin"]),
@@ -367,12 +370,12 @@ pub async fn status(config: Option<PathBuf>, url: Option<String>) -> Result<Exit
         );
     }
     for l in s["locks"].as_array().cloned().unwrap_or_default() {
-        println!("locked: {} until {} ({})", text(&l["symbol"]), text(&l["until"]), text(&l["reason"]));
+        crate::say!("locked: {} until {} ({})", text(&l["symbol"]), text(&l["until"]), text(&l["reason"]));
     }
-    println!("plugins:");
+    crate::say!("plugins:");
     for p in plugins.as_array().cloned().unwrap_or_default() {
         let c = &p["counters"];
-        println!(
+        crate::say!(
             "  {:<22} {:<10} {:<7} signals {:<5} executed {:<5} rejected {:<5} failures {}{}",
             text(&p["id"]),
             text(&p["state"]),
@@ -399,7 +402,7 @@ pub(crate) fn text(v: &Value) -> String {
 pub fn plugin_list(config: Option<PathBuf>) -> Result<ExitCode> {
     let config = load_config(config)?;
     let (registry, problems) = app::build_registry(&config, &[]);
-    println!("{:<22} {:<8} {:<17} {:<16} {:<12} source", "id", "runtime", "strategy", "timeframes", "state");
+    crate::say!("{:<22} {:<8} {:<17} {:<16} {:<12} source", "id", "runtime", "strategy", "timeframes", "state");
     for slot in registry.slots() {
         let m = &slot.meta.manifest;
         let tfs: Vec<String> = m.timeframes.iter().map(ToString::to_string).collect();
@@ -409,7 +412,7 @@ pub fn plugin_list(config: Option<PathBuf>) -> Result<ExitCode> {
         };
         let runtime =
             serde_json::to_value(m.runtime).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-        println!(
+        crate::say!(
             "{:<22} {:<8} {:<17} {:<16} {:<12} {source}",
             m.id,
             runtime,
@@ -418,12 +421,12 @@ pub fn plugin_list(config: Option<PathBuf>) -> Result<ExitCode> {
             slot.state
         );
         if let Some(e) = &slot.last_error {
-            println!("{:<22} note: {}", "", e.message);
+            crate::say!("{:<22} note: {}", "", e.message);
         }
     }
     for p in &problems {
         for m in &p.messages {
-            println!("problem: {m}");
+            crate::say!("problem: {m}");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -499,7 +502,7 @@ pub async fn plugin_validate(config: Option<PathBuf>, path: &Path) -> Result<Exi
     }
     let Some((manifest, settings)) = checked.filter(|_| problems.is_empty()) else {
         for p in &problems {
-            println!("error: {p}");
+            crate::say!("error: {p}");
         }
         return Ok(ExitCode::FAILURE);
     };
@@ -511,11 +514,11 @@ pub async fn plugin_validate(config: Option<PathBuf>, path: &Path) -> Result<Exi
     let handshake = match plugin_handshake(&config, path, &manifest, &settings).await {
         Ok(handshake) => handshake,
         Err(reason) => {
-            println!("error: {}: handshake failed: {reason}", path.display());
+            crate::say!("error: {}: handshake failed: {reason}", path.display());
             return Ok(ExitCode::FAILURE);
         }
     };
-    println!(
+    crate::say!(
         "ok: {} {} (runtime {}, strategy {}, {} capabilities)",
         manifest.id,
         manifest.version,
@@ -618,15 +621,15 @@ pub fn plugin_new(
         (Lang::Python, Template::Strategy) => "Python strategy plugin",
         (Lang::Rust, _) => "Rust process plugin",
     };
-    println!("created {shown} ({what})");
+    crate::say!("created {shown} ({what})");
     match lang {
         Lang::Python => {
-            println!("next: edit plugin.py and plugin.toml, then `zepix plugin validate {shown}`");
-            println!("      its test: `python3 -m unittest discover -s {shown}` (see README.md)");
+            crate::say!("next: edit plugin.py and plugin.toml, then `zepix plugin validate {shown}`");
+            crate::say!("      its test: `python3 -m unittest discover -s {shown}` (see README.md)");
         }
         Lang::Rust => {
-            println!("next: `cd {shown} && cargo build --release && cargo test`");
-            println!("      then `zepix plugin validate {shown}`");
+            crate::say!("next: `cd {shown} && cargo build --release && cargo test`");
+            crate::say!("      then `zepix plugin validate {shown}`");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -635,7 +638,7 @@ pub fn plugin_new(
 /// `zepix plugin package PATH [--out FILE]`.
 pub fn plugin_package(path: &Path, out: Option<PathBuf>) -> Result<ExitCode> {
     let packaged = crate::package::package(path, out.as_deref())?;
-    println!(
+    crate::say!(
         "packaged {} {}: {} files, {} bytes, each with its SHA-256 in {}",
         packaged.id,
         packaged.version,
@@ -643,8 +646,8 @@ pub fn plugin_package(path: &Path, out: Option<PathBuf>) -> Result<ExitCode> {
         packaged.bytes,
         crate::package::MANIFEST_FILE
     );
-    println!("wrote {}", packaged.file.display());
-    println!("install it with `zepix plugin install {}`", packaged.file.display());
+    crate::say!("wrote {}", packaged.file.display());
+    crate::say!("install it with `zepix plugin install {}`", packaged.file.display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -655,7 +658,7 @@ pub fn plugin_install(config: Option<PathBuf>, file: &Path, dir: Option<PathBuf>
         None => load_config(config)?.plugin_system.plugin_dir,
     };
     let installed = crate::package::install(file, &dir, force)?;
-    println!(
+    crate::say!(
         "installed {} {} in {} ({} files, every SHA-256 verified{})",
         installed.id,
         installed.version,
@@ -664,9 +667,9 @@ pub fn plugin_install(config: Option<PathBuf>, file: &Path, dir: Option<PathBuf>
         if installed.replaced { "; the previous folder was replaced" } else { "" }
     );
     if installed.dir.join("Cargo.toml").is_file() {
-        println!("next: `cd {} && cargo build --release`, then `zepix plugin validate`", installed.dir.display());
+        crate::say!("next: `cd {} && cargo build --release`, then `zepix plugin validate`", installed.dir.display());
     } else {
-        println!("next: `zepix plugin validate {}`", installed.dir.display());
+        crate::say!("next: `zepix plugin validate {}`", installed.dir.display());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -798,7 +801,7 @@ pub async fn plugin_test(config: Option<PathBuf>, plugin: &str, signals_file: &P
     let rows = run?;
 
     let account = &config.venue;
-    println!(
+    crate::say!(
         "{} against {} signal(s) from {} on the paper venue (balance {}):",
         id,
         rows.len(),
@@ -811,11 +814,11 @@ pub async fn plugin_test(config: Option<PathBuf>, plugin: &str, signals_file: &P
         *counts.entry(row[5].clone()).or_default() += 1;
     }
     let summary: Vec<String> = counts.iter().map(|(status, n)| format!("{n} {status}")).collect();
-    println!("{}", summary.join(", "));
+    crate::say!("{}", summary.join(", "));
     if let Some(status) = status
         && let Some(e) = &status.last_error
     {
-        println!("plugin {} is {}; last error: {}", id, status.state, e.message);
+        crate::say!("plugin {} is {}; last error: {}", id, status.state, e.message);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -905,7 +908,7 @@ fn print_test_table(rows: &[[String; 8]]) {
             .enumerate()
             .map(|(i, (c, w))| if i == 7 { c.clone() } else { format!("{c:<w$}") })
             .collect();
-        println!("{}", padded.join("  ").trim_end());
+        crate::say!("{}", padded.join("  ").trim_end());
     };
     line(HEADER.iter().map(|h| (*h).to_owned()).collect());
     for row in rows {
@@ -951,10 +954,10 @@ pub fn config_check(file: Option<PathBuf>) -> Result<ExitCode> {
     let (registry, problems) = app::build_registry(&config, &[]);
     messages.extend(problems.into_iter().flat_map(|p| p.messages));
     for m in &messages {
-        println!("error: {m}");
+        crate::say!("error: {m}");
     }
     if messages.is_empty() {
-        println!(
+        crate::say!(
             "{shown}: ok ({} plugins, webhook on {}, data in {})",
             registry.slots().len(),
             config.server.bind,
@@ -962,7 +965,7 @@ pub fn config_check(file: Option<PathBuf>) -> Result<ExitCode> {
         );
         Ok(ExitCode::SUCCESS)
     } else {
-        println!("{shown}: {} problem(s)", messages.len());
+        crate::say!("{shown}: {} problem(s)", messages.len());
         Ok(ExitCode::FAILURE)
     }
 }

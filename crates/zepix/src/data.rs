@@ -58,7 +58,7 @@ fn generate(count: usize, seed: u64, out: &Path, start: &str) -> Result<ExitCode
     progress.finish();
     let span =
         last.map_or_else(String::new, |last| format!(", {} to {}", format_timestamp(start), format_timestamp(last)));
-    println!(
+    zepix::say!(
         "wrote {count} one-minute bars (seed {seed}{span}) to {} in {:.2} s",
         out.display(),
         began.elapsed().as_secs_f64()

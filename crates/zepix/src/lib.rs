@@ -11,6 +11,7 @@ pub mod config;
 pub mod examples;
 pub mod host;
 pub mod market;
+pub mod out;
 pub mod package;
 pub mod scaffold;
 pub mod shadow;

@@ -1,7 +1,7 @@
 //! `zepix shadow report`, `zepix plugin promote` and `zepix plugin shadow`: shadow mode from the
 //! command line, through a running engine's API.
 
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -20,9 +20,9 @@ pub async fn report(config: Option<PathBuf>, url: Option<String>, json: bool) ->
     let mut client = Client::connect(addr).await?;
     let report = client.get_json("/api/shadow/report", config.server.api_token.as_deref()).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        crate::say!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", render(&report));
+        crate::say_part!("{}", render(&report));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -109,7 +109,7 @@ pub async fn set_mode(
     let token = config.server.api_token.as_deref();
     let mut client = Client::connect(addr).await?;
     if to_live && !yes && !confirm(id)? {
-        println!("{id} stays in shadow");
+        crate::say!("{id} stays in shadow");
         return Ok(ExitCode::FAILURE);
     }
     let path = format!("/api/plugins/{id}/{}", if to_live { "promote" } else { "shadow" });
@@ -117,7 +117,7 @@ pub async fn set_mode(
     let answer: Value = serde_json::from_slice(&body).unwrap_or_default();
     if status == StatusCode::OK {
         let next = if to_live { "the venue" } else { "its virtual book" };
-        println!("{id} is {}: its next orders go to {next}", text(&answer["mode"]));
+        crate::say!("{id} is {}: its next orders go to {next}", text(&answer["mode"]));
         Ok(ExitCode::SUCCESS)
     } else {
         let why = answer["error"].as_str().map_or_else(|| String::from_utf8_lossy(&body).into_owned(), str::to_owned);
@@ -127,8 +127,7 @@ pub async fn set_mode(
 }
 
 fn confirm(id: &str) -> Result<bool> {
-    print!("Promote {id} to live? Its next orders go to the engine's venue, not its virtual book. [y/N] ");
-    std::io::stdout().flush()?;
+    crate::say_part!("Promote {id} to live? Its next orders go to the engine's venue, not its virtual book. [y/N] ");
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line).context("reading the answer")?;
     Ok(matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes"))

@@ -57,3 +57,21 @@ fn a_new_plugin_validates_and_is_listed() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
 }
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    // `zepix plugin list | head -0`: the reader is gone before the first line is written.
+    let tmp = tempfile::tempdir().unwrap();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_zepix"))
+        .args(["plugin", "list"])
+        .current_dir(tmp.path())
+        .env("ZEPIX_LOG", "error")
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
