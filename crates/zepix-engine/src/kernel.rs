@@ -333,7 +333,7 @@ impl Kernel {
         }
         if let (Some(symbol), Some(price)) = (&signal.symbol, signal.price) {
             let closed = self.services.mark(symbol, price);
-            self.dispatch_closes(&closed);
+            self.dispatch_closes(closed);
         }
         match signal.kind {
             SignalType::Market => {
@@ -712,25 +712,37 @@ impl Kernel {
         Outcome::applied(format!("{symbol} {timeframe} trend {trend}"))
     }
 
-    fn dispatch_closes(&mut self, trades: &[Trade]) {
-        for trade in trades {
-            let Some(i) = self.registry.index_of(&trade.position.plugin) else { continue };
-            if self.registry.slots()[i].state != PluginState::Running {
-                continue;
+    /// Calls the `on_sl_hit` / `on_tp_hit` hooks of the plugins whose positions `trades` closed,
+    /// then runs the chain steps they started; positions a step closes (the rest of a stopped
+    /// level) get their hooks in turn.
+    fn dispatch_closes(&mut self, mut trades: Vec<Trade>) {
+        trades.extend(self.services.take_step_closes());
+        // Ends: each further round needs positions a step closed, and closes use positions up.
+        loop {
+            for trade in &trades {
+                let Some(i) = self.registry.index_of(&trade.position.plugin) else { continue };
+                if self.registry.slots()[i].state != PluginState::Running {
+                    continue;
+                }
+                let method = match trade.reason {
+                    CloseReason::StopLoss => {
+                        self.call_hook(i, None, |p, ctx| p.on_sl_hit(trade, ctx));
+                        "on_sl_hit"
+                    }
+                    CloseReason::TakeProfit => {
+                        self.call_hook(i, None, |p, ctx| p.on_tp_hit(trade, ctx));
+                        "on_tp_hit"
+                    }
+                    _ => continue,
+                };
+                self.notify_remote(i, method, json!({"trade": trade}));
             }
-            match trade.reason {
-                CloseReason::StopLoss => self.call_hook(i, None, |p, ctx| p.on_sl_hit(trade, ctx)),
-                CloseReason::TakeProfit => self.call_hook(i, None, |p, ctx| p.on_tp_hit(trade, ctx)),
-                _ => {}
+            self.run_chain_steps();
+            trades = self.services.take_step_closes();
+            if trades.is_empty() {
+                return;
             }
-            let method = match trade.reason {
-                CloseReason::StopLoss => "on_sl_hit",
-                CloseReason::TakeProfit => "on_tp_hit",
-                _ => continue,
-            };
-            self.notify_remote(i, method, json!({"trade": trade}));
         }
-        self.run_chain_steps();
     }
 
     /// Opens the next level of every profit chain whose level reached its target, and re-enters

@@ -80,6 +80,9 @@ pub struct Services {
     pending_reentries: Vec<u64>,
     /// Shields whose trigger was reached: the kernel opens their hedge.
     pending_hedges: Vec<u64>,
+    /// Positions a chain step closed (the rest of a stopped level): the kernel calls their
+    /// plugins' `on_sl_hit` / `on_tp_hit` as for the venue's closes.
+    step_closes: Vec<Trade>,
 }
 
 /// Makes an empty virtual book for a shadow plugin.
@@ -140,6 +143,7 @@ impl Services {
             pending_levels: Vec::new(),
             pending_reentries: Vec::new(),
             pending_hedges: Vec::new(),
+            step_closes: Vec::new(),
         }
     }
 
@@ -256,10 +260,9 @@ impl Services {
         self.chains.chains_of(plugin)
     }
 
-    /// Whether chain steps wait for the kernel.
-    #[must_use]
-    pub fn chain_steps_pending(&self) -> bool {
-        !(self.pending_levels.is_empty() && self.pending_reentries.is_empty() && self.pending_hedges.is_empty())
+    /// Trades a chain step closed since the last call, taken out.
+    pub fn take_step_closes(&mut self) -> Vec<Trade> {
+        std::mem::take(&mut self.step_closes)
     }
 
     /// Chains waiting for their next level, taken out.
@@ -440,6 +443,7 @@ impl Services {
                         }
                         if let Ok(trade) = venue.close(id, reason, now) {
                             self.record_close(&trade, shadow);
+                            self.step_closes.push(trade);
                         }
                     }
                 }

@@ -82,13 +82,9 @@ impl Kernel {
 
     fn bar_to(&mut self, feed: &Feed, bar: &Bar, remote_too: bool) {
         self.tick();
+        // A re-entry trigger or a shield's hedge can come with a bar that closed nothing.
         let closed = self.services.mark_bar(&feed.symbol, bar);
-        if !closed.is_empty() {
-            self.dispatch_closes(&closed);
-        } else if self.services.chain_steps_pending() {
-            // A re-entry trigger or a shield's hedge can come with a bar that closed nothing.
-            self.run_chain_steps();
-        }
+        self.dispatch_closes(closed);
         for index in 0..self.registry.slots().len() {
             if !subscribes(&self.registry.slots()[index], feed) {
                 continue;

@@ -155,6 +155,55 @@ fn the_chain_stop_ends_it_and_closes_the_rest_of_its_level() {
     assert!(path.book().is_empty(), "a stopped chain opens nothing more");
 }
 
+/// Starts a two-order chain level and moves the second order's stop a pip further away, so that
+/// only the first meets its stop at the venue; records the stop and target hooks it hears.
+struct WideSecondStop(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl zepix_plugin::Plugin for WideSecondStop {
+    fn process_entry_signal(
+        &mut self,
+        signal: &Signal,
+        ctx: &mut dyn zepix_plugin::PluginContext,
+    ) -> zepix_plugin::PluginResult<Decision> {
+        let chain = ctx.start_profit_chain(OrderIntent::from_signal(signal).unwrap(), plan(&[2, 2]))?;
+        let level = |p: i64| Some(Price::new(Decimal::from(p)).unwrap());
+        ctx.modify_position(chain.open[1], level(1998), level(2001))?;
+        Ok(Decision::executed(Vec::new(), Vec::new()))
+    }
+
+    fn on_sl_hit(
+        &mut self,
+        trade: &Trade,
+        _ctx: &mut dyn zepix_plugin::PluginContext,
+    ) -> zepix_plugin::PluginResult<()> {
+        self.0.lock().unwrap().push(format!("sl #{} at {}", trade.position.id, trade.exit_price));
+        Ok(())
+    }
+
+    fn on_tp_hit(
+        &mut self,
+        trade: &Trade,
+        _ctx: &mut dyn zepix_plugin::PluginContext,
+    ) -> zepix_plugin::PluginResult<()> {
+        self.0.lock().unwrap().push(format!("tp #{} at {}", trade.position.id, trade.exit_price));
+        Ok(())
+    }
+}
+
+#[test]
+fn every_order_the_chain_stop_closes_calls_the_plugins_stop_hook() {
+    let heard = Arc::default();
+    let mut m = manifest("pyr", "PYR", &[]);
+    m.capabilities.push(Capability::ProfitBooking);
+    let mut path = Path::new(slot(m, Box::new(WideSecondStop(Arc::clone(&heard)))));
+    path.send(entry());
+    assert_eq!(path.book(), ["0.1@2000 2001/1999", "0.1@2000 2001/1998"]);
+    path.price("1998.5");
+    assert!(path.book().is_empty(), "the first order's stop ends the chain and closes the second");
+    let heard = heard.lock().unwrap().clone();
+    assert_eq!(heard, ["sl #1 at 1999", "sl #2 at 1998.5"], "the venue's stop, then the chain's");
+}
+
 #[test]
 fn a_dual_order_keeps_a_on_its_target_while_b_pyramids() {
     let mut path = Path::new(chain_plugin(&[1, 2], true));
