@@ -360,12 +360,31 @@ impl Chains {
         let kind = r.watching.take().map(|w| w.kind);
         r.level += 1;
         r.position = Some(position);
+        r.note = None;
         r.updated_at = now;
         let message = format!("re-entry chain {id}: level {} opened #{position} ({kind:?})", r.level);
         fx.events.push((r.plugin.clone(), message, json!({"reentry": id, "level": r.level, "position": position})));
         self.follows.insert(key(&r.plugin, r.shadow, position), id);
         fx.records.push(ChainRecord::Reentry(r.clone()));
         fx
+    }
+
+    /// Safety refused a re-entry for a passing reason: the chain keeps watching until its window
+    /// closes, trying again at the next price that reaches the trigger. `None` when `why` is
+    /// what it was already waiting for (nothing to tell or store).
+    pub fn reentry_waits(&mut self, id: u64, why: String, now: DateTime<Utc>) -> Option<Effects> {
+        let r = self.reentry.get_mut(&id)?;
+        let until = r.watching.as_ref()?.until;
+        if r.note.as_ref() == Some(&why) {
+            return None;
+        }
+        let message = format!("re-entry chain {id} waits: {why}; watching until {}", until.format("%H:%M UTC"));
+        r.note = Some(why);
+        r.updated_at = now;
+        let mut fx = Effects::default();
+        fx.events.push((r.plugin.clone(), message, json!({"reentry": id, "waits": r.note})));
+        fx.records.push(ChainRecord::Reentry(r.clone()));
+        Some(fx)
     }
 
     /// A followed trade closed: what to watch for, if the plan re-enters after this kind of close

@@ -177,6 +177,10 @@ pub fn parse_hours(text: &str) -> Result<(u32, u32), String> {
         .ok_or_else(|| format!("`{text}` is not hours such as 07:00-20:00"))
 }
 
+/// Recovery refusals that last until the daily reset: a re-entry chain they meet ends, where
+/// the others (cooldown, spread, hours, trading state) leave it watching.
+pub const LASTING_REFUSALS: [&str; 2] = ["daily_recovery_cap", "consecutive_losses"];
+
 /// What the safety service counts, kept across restarts.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SafetyCounters {
@@ -295,8 +299,35 @@ impl RiskGate {
         spread_pips: Option<Decimal>,
         virtual_book: bool,
     ) -> RecoveryCheck {
+        let refusals = self.recovery_refusals(plugin, symbol, now, spread_pips, virtual_book);
+        if !virtual_book {
+            self.count_refusals(&refusals);
+        }
+        RecoveryCheck {
+            allowed: refusals.is_empty(),
+            reasons: refusals.into_iter().map(|(code, why)| format!("{code}: {why}")).collect(),
+        }
+    }
+
+    /// Counts a refused recovery under each of its codes (the counters `safety` reports).
+    pub fn count_refusals(&mut self, refusals: &[(&'static str, String)]) {
+        for (code, _) in refusals {
+            *self.safety.refused.entry((*code).to_owned()).or_insert(0) += 1;
+        }
+    }
+
+    /// Why a recovery may not open now, as `(code, reason)`; empty when it may. Counts nothing.
+    #[must_use]
+    pub fn recovery_refusals(
+        &self,
+        plugin: &PluginId,
+        symbol: &Symbol,
+        now: DateTime<Utc>,
+        spread_pips: Option<Decimal>,
+        virtual_book: bool,
+    ) -> Vec<(&'static str, String)> {
         let c = &self.config;
-        let mut reasons: Vec<(&str, String)> = Vec::new();
+        let mut reasons: Vec<(&'static str, String)> = Vec::new();
         let loss_locked = self.loss_locked && !virtual_book;
         if self.state != TradingState::Active || loss_locked {
             let why = if self.loss_locked {
@@ -337,15 +368,7 @@ impl RiskGate {
                 ));
             }
         }
-        if !virtual_book {
-            for (code, _) in &reasons {
-                *self.safety.refused.entry((*code).to_owned()).or_insert(0) += 1;
-            }
-        }
-        RecoveryCheck {
-            allowed: reasons.is_empty(),
-            reasons: reasons.into_iter().map(|(code, why)| format!("{code}: {why}")).collect(),
-        }
+        reasons
     }
 
     /// Locks a symbol for the configured cooldown after a stop loss; `None` when cooldowns are

@@ -354,6 +354,9 @@ impl Services {
     }
 
     /// Re-enters a chain whose trigger was reached, if the safety check allows a recovery now.
+    /// A refusal for a passing reason (cooldown, spread, hours, trading state) leaves the chain
+    /// watching until its window closes; one that lasts the day (the daily recovery cap, losses
+    /// in a row) ends it.
     pub fn reenter(&mut self, meta: &PluginMeta, id: u64) {
         let now = self.now();
         let Some(chain) = self.chains.reentry(id).cloned() else { return };
@@ -364,9 +367,27 @@ impl Services {
         if chain.shadow != self.is_shadow(meta.id()) {
             return fail(self, "its plugin changed between live and shadow".into());
         }
-        let check = self.check_recovery(meta.id(), &chain.symbol);
-        if !check.allowed {
-            return fail(self, format!("safety refused the recovery: {}", check.reasons.join("; ")));
+        let spread = self.venue_of(meta.id()).spread_pips(&chain.symbol);
+        let refusals = self.risk.recovery_refusals(meta.id(), &chain.symbol, now, spread, chain.shadow);
+        if !refusals.is_empty() {
+            let reasons: Vec<String> = refusals.iter().map(|(code, why)| format!("{code}: {why}")).collect();
+            let why = format!("safety refused the recovery: {}", reasons.join("; "));
+            let lasting = refusals.iter().any(|(code, _)| crate::risk::LASTING_REFUSALS.contains(code));
+            // Counted once per refusal the chain meets, not at every price that retries it.
+            let counted = if lasting {
+                fail(self, why);
+                true
+            } else if let Some(fx) = self.chains.reentry_waits(id, why, now) {
+                self.apply_chain_effects(fx);
+                true
+            } else {
+                false
+            };
+            if counted && !chain.shadow {
+                self.risk.count_refusals(&refusals);
+                self.save_safety();
+            }
+            return;
         }
         let Ok(spec) = self.spec(&chain.symbol, Service::Reentry) else {
             return fail(self, format!("{} is not in the symbol table", chain.symbol));

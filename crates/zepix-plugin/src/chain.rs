@@ -295,9 +295,10 @@ pub struct ReentryChain {
     pub booked: Money,
     /// Where it stands: `active` while it follows or watches, then `completed` (its last level
     /// closed) or `ended` (a close it does not re-enter after, its window closed, or safety
-    /// refused).
+    /// refused it for a reason that lasts the day).
     pub status: ChainStatus,
-    /// Why it ended, if it did.
+    /// Why it ended, or why the re-entry it watches for waits (safety refused it for a passing
+    /// reason: a cooldown, the spread, the hours, the trading state).
     pub note: Option<String>,
     /// When it started.
     pub started_at: DateTime<Utc>,

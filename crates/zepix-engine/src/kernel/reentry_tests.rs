@@ -150,6 +150,28 @@ fn the_safety_service_refuses_a_recovery_with_every_reason() {
 }
 
 #[test]
+fn a_recovery_refused_for_a_passing_reason_waits_and_re_enters_when_it_passes() {
+    let mut path = Path::new(RiskConfig { sl_cooldown_minutes: 5, ..RiskConfig::default() });
+    path.send(entry());
+    path.price("1989");
+    path.price("1999.6");
+    assert!(path.book().is_empty(), "the stop locked XAUUSD for 5 minutes");
+    let waiting = path.last();
+    assert_eq!(waiting.status, ChainStatus::Active, "a cooldown passes: the chain keeps watching");
+    assert!(waiting.note.unwrap().contains("cooldown: XAUUSD is locked until"));
+    let told = path.chain_events().len();
+    path.price("1999.7");
+    assert!(path.book().is_empty());
+    assert_eq!(path.chain_events().len(), told, "the same refusal again is not told twice");
+    assert_eq!(path.kernel.status().safety.refused["cooldown"], 1, "nor counted twice");
+    path.clock.advance(chrono::Duration::minutes(5));
+    path.price("1999.8");
+    assert_eq!(path.book(), ["0.1@1999.8 2019.8/1994.8"], "the lock is over: recovered");
+    let chain = path.last();
+    assert_eq!((chain.level, chain.note), (1, None));
+}
+
+#[test]
 fn an_exit_is_continued_only_when_the_plan_says_so() {
     let mut path = Path::new(RiskConfig::default());
     path.send(entry());
