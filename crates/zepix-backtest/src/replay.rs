@@ -67,7 +67,8 @@ pub struct Replayed {
     pub plugins: Vec<zepix_engine::PluginStatus>,
 }
 
-/// Drives a kernel through bars of one feed.
+/// Drives a kernel through bars of one feed: [`Replay::push`] the bars (all at once or a chunk
+/// at a time), then [`Replay::finish`].
 pub struct Replay {
     kernel: Kernel,
     clock: TestClock,
@@ -78,6 +79,10 @@ pub struct Replay {
     seq: u64,
     /// Recorded signals to replay, oldest first, each at its own time.
     recorded: std::collections::VecDeque<Signal>,
+    /// Signals waiting for the next bar's open (`next-open` fills).
+    held: Vec<(PluginId, Signal)>,
+    out: Replayed,
+    progress: Option<Box<dyn FnMut(u64)>>,
 }
 
 impl std::fmt::Debug for Replay {
@@ -89,21 +94,33 @@ impl std::fmt::Debug for Replay {
 /// Bars sent to process plugins in one message.
 const BATCH: usize = 512;
 
-/// Store ops are taken from the kernel this often (in bars) and at the end.
+/// Store ops are taken from the kernel this often (in bars), progress told as often, and both
+/// at the end.
 const OPS_EVERY: u64 = 4_096;
 
 impl Replay {
     /// A replay of `feed` through `kernel`, whose services run on `clock`. `remote` receives the
     /// events of process plugins attached to the kernel's registry.
     #[must_use]
-    pub const fn new(
+    pub fn new(
         kernel: Kernel,
         clock: TestClock,
         feed: Feed,
         fill: FillRule,
         remote: Option<Receiver<Command>>,
     ) -> Self {
-        Self { kernel, clock, feed, fill, remote, seq: 0, recorded: std::collections::VecDeque::new() }
+        Self {
+            kernel,
+            clock,
+            feed,
+            fill,
+            remote,
+            seq: 0,
+            recorded: std::collections::VecDeque::new(),
+            held: Vec::new(),
+            out: Replayed::default(),
+            progress: None,
+        }
     }
 
     /// Recorded signals to replay against the bars: each is processed at its `timestamp`, after
@@ -120,16 +137,43 @@ impl Replay {
         Ok(self)
     }
 
-    /// Replays `bars` (in time order) and stops the plugins. `progress` hears the number of bars
-    /// done every few thousand bars.
+    /// `progress` hears the number of bars done every few thousand bars and at the end.
+    #[must_use]
+    pub fn with_progress(mut self, progress: impl FnMut(u64) + 'static) -> Self {
+        self.progress = Some(Box::new(progress));
+        self
+    }
+
+    /// Makes room for about `bars` more bars, when the caller knows how many will come (the
+    /// equity curve then never moves while it grows).
+    pub fn reserve(&mut self, bars: usize) {
+        self.out.equity.reserve(bars);
+    }
+
+    /// Whether process plugins take part. Their bars go out in batches ahead of the venue, and
+    /// a batch cannot reach past the bars pushed so far: pushing all the bars at once keeps the
+    /// plugin and the engine busy at the same time throughout.
+    #[must_use]
+    pub const fn batched(&self) -> bool {
+        self.remote.is_some()
+    }
+
+    /// Replays `bars` and stops the plugins: [`Replay::push`] then [`Replay::finish`].
+    ///
+    /// # Errors
+    /// As [`Replay::push`].
+    pub fn run(mut self, bars: &[Bar]) -> Result<Replayed, String> {
+        self.push(bars)?;
+        Ok(self.finish())
+    }
+
+    /// Replays `bars` (in time order, after those pushed before).
     ///
     /// # Errors
     /// When a process plugin's host stops while a bar waits for its answer.
-    pub fn run(mut self, bars: &[Bar], progress: &mut dyn FnMut(u64)) -> Result<Replayed, String> {
-        let mut out = Replayed { equity: Vec::with_capacity(bars.len()), ..Replayed::default() };
-        let mut held: Vec<(PluginId, Signal)> = Vec::new();
+    pub fn push(&mut self, bars: &[Bar]) -> Result<(), String> {
         let step = self.feed.timeframe.duration();
-        let batched = self.remote.is_some();
+        let batched = self.batched();
         self.ready()?;
         for (i, bar) in bars.iter().enumerate() {
             if batched && i % BATCH == 0 {
@@ -147,11 +191,11 @@ impl Replay {
                 }
                 self.wait_for_batches(usize::from(ahead))?;
             }
-            if !held.is_empty() {
+            if !self.held.is_empty() {
                 self.clock.set(bar.time);
-                for (plugin, mut signal) in held.drain(..) {
+                for (plugin, mut signal) in std::mem::take(&mut self.held) {
                     signal.price = Some(bar.open);
-                    self.process(SignalSource::Plugin(plugin), signal, &mut out);
+                    self.process(SignalSource::Plugin(plugin), signal);
                 }
             }
             let closed_at = bar.time + step;
@@ -161,55 +205,68 @@ impl Replay {
             } else {
                 self.kernel.on_bar(&self.feed, bar);
             }
-            let marked_signals = out.signals;
+            let marked_signals = self.out.signals;
             for (plugin, signal) in self.kernel.take_emitted_through(bar.time) {
-                out.signals += 1;
+                self.out.signals += 1;
                 match self.fill {
-                    FillRule::Close => self.process(SignalSource::Plugin(plugin), signal, &mut out),
-                    FillRule::NextOpen => held.push((plugin, signal)),
+                    FillRule::Close => self.process(SignalSource::Plugin(plugin), signal),
+                    FillRule::NextOpen => self.held.push((plugin, signal)),
                 }
             }
-            while self.recorded.front().is_some_and(|s| s.timestamp.is_some_and(|t| t < closed_at)) {
-                if let Some(signal) = self.recorded.pop_front() {
-                    self.clock.set(signal.timestamp.unwrap_or(closed_at).max(bar.time));
-                    out.signals += 1;
-                    self.process(SignalSource::Webhook, signal, &mut out);
+            if self.recorded.front().is_some_and(|s| s.timestamp.is_some_and(|t| t < closed_at)) {
+                while self.recorded.front().is_some_and(|s| s.timestamp.is_some_and(|t| t < closed_at)) {
+                    if let Some(signal) = self.recorded.pop_front() {
+                        self.clock.set(signal.timestamp.unwrap_or(closed_at).max(bar.time));
+                        self.out.signals += 1;
+                        self.process(SignalSource::Webhook, signal);
+                    }
                 }
+                self.clock.set(closed_at);
             }
-            self.clock.set(closed_at);
             let services = self.kernel.services();
             if services.venue().open_positions().next().is_some() {
-                out.bars_in_market += 1;
+                self.out.bars_in_market += 1;
             }
             // The bar's mark already valued the book unless a signal changed it since.
             let equity = match services.marked_account() {
-                Some(account) if out.signals == marked_signals => account.equity,
+                Some(account) if self.out.signals == marked_signals => account.equity,
                 _ => services.venue().account().equity,
             };
-            out.equity.push(EquityPoint { time: closed_at, equity });
-            let done = i as u64 + 1;
-            if done.is_multiple_of(OPS_EVERY) {
-                self.collect(&mut out);
-                progress(done);
+            self.out.equity.push(EquityPoint { time: closed_at, equity });
+            self.out.bars += 1;
+            if self.out.bars.is_multiple_of(OPS_EVERY) {
+                self.collect();
+                let done = self.out.bars;
+                if let Some(progress) = self.progress.as_mut() {
+                    progress(done);
+                }
             }
         }
-        out.bars = bars.len() as u64;
-        self.collect(&mut out);
-        out.plugins = self.kernel.plugins();
+        Ok(())
+    }
+
+    /// Stops the plugins; what the replay produced.
+    #[must_use]
+    pub fn finish(mut self) -> Replayed {
+        self.collect();
+        self.out.plugins = self.kernel.plugins();
         self.kernel.stop();
-        progress(out.bars);
-        Ok(out)
+        let done = self.out.bars;
+        if let Some(progress) = self.progress.as_mut() {
+            progress(done);
+        }
+        self.out
     }
 
     /// One signal through the router and its plugin, as if it came from the inbox.
-    fn process(&mut self, source: SignalSource, signal: Signal, out: &mut Replayed) {
+    fn process(&mut self, source: SignalSource, signal: Signal) {
         self.seq += 1;
         let id = signal.id.clone();
         let record = InboxRecord { seq: self.seq, source, received_at: self.clock.now(), signal };
         if let Some(outcome) = self.kernel.process(record)
             && outcome.status == OutcomeStatus::Rejected
         {
-            out.refused.push((id, outcome.reason.unwrap_or_default()));
+            self.out.refused.push((id, outcome.reason.unwrap_or_default()));
         }
     }
 
@@ -245,10 +302,10 @@ impl Replay {
     }
 
     /// Keeps the closed trades of the store ops; the rest of what live would store is dropped.
-    fn collect(&mut self, out: &mut Replayed) {
+    fn collect(&mut self) {
         for op in self.kernel.take_ops() {
             if let StoreOp::Closed(trade) = op {
-                out.trades.push(*trade);
+                self.out.trades.push(*trade);
             }
         }
     }

@@ -30,7 +30,7 @@ fn when_flat_after_a_close_the_equity_is_the_balance() {
     let mut kernel = Kernel::new(&KernelConfig::default(), registry, services, metrics).unwrap();
     kernel.start(&BTreeMap::new());
     let feed = Feed::new(Symbol::new("BTCUSDT").unwrap(), Timeframe::M1);
-    let run = Replay::new(kernel, clock, feed, FillRule::Close, None).run(&bars, &mut |_| {}).unwrap();
+    let run = Replay::new(kernel, clock, feed, FillRule::Close, None).run(&bars).unwrap();
 
     assert!(run.trades.len() > 20, "the strategy should trade: {}", run.trades.len());
     assert_eq!(run.equity.len(), bars.len());

@@ -71,6 +71,7 @@ pub struct CsvReader<R> {
     done: bool,
     line: u64,
     rows: RowParser,
+    read: u64,
 }
 
 impl CsvReader<File> {
@@ -100,7 +101,13 @@ impl<R: Read> CsvReader<R> {
             done: false,
             line: 0,
             rows: RowParser::default(),
+            read: 0,
         }
+    }
+
+    /// Bytes taken from the reader so far (up to a chunk ahead of the rows returned).
+    pub const fn bytes_read(&self) -> u64 {
+        self.read
     }
 
     /// The next line's byte range in the buffer, reading more when no full line is buffered.
@@ -127,7 +134,10 @@ impl<R: Read> CsvReader<R> {
             }
             match self.inner.read(&mut self.buf[self.filled..]) {
                 Ok(0) => self.eof = true,
-                Ok(n) => self.filled += n,
+                Ok(n) => {
+                    self.filled += n;
+                    self.read += n as u64;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }

@@ -58,6 +58,13 @@ pub enum DataError {
     /// A row of a CSV file is bad.
     #[error(transparent)]
     Row(Box<RowError>),
+    /// A bar cache whose checksum matched held an invalid bar after some were already read; it
+    /// was removed.
+    #[error("{}: the bar cache holds an invalid bar although its checksum matches; it was removed: run again to read the CSV file", path.display())]
+    InvalidCache {
+        /// The cache.
+        path: PathBuf,
+    },
     /// A setting that cannot work, such as aggregating 5m bars into 7m bars.
     #[error("{what} `{value}`: expected {expected}")]
     Unsupported {

@@ -36,6 +36,13 @@ macro_rules! decimal_type {
             pub const fn value(self) -> Decimal {
                 self.0
             }
+
+            /// The nearest `f64`, as a float parser reads the decimal's text: for indicators
+            /// and charts, never for arithmetic on amounts.
+            #[must_use]
+            pub fn as_f64(self) -> f64 {
+                to_f64(self.0)
+            }
         }
 
         impl fmt::Display for $name {
@@ -67,6 +74,24 @@ macro_rules! decimal_type {
             }
         }
     };
+}
+
+/// Powers of ten that are exact in an `f64`.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
+    1e21, 1e22,
+];
+
+/// The `f64` nearest to `d`. A mantissa below 2^53 and a power of ten up to 10^22 are both exact
+/// in an `f64`, so their quotient is rounded once: the nearest value, and far cheaper than the
+/// general conversion, which takes the rest.
+fn to_f64(d: Decimal) -> f64 {
+    let mantissa = d.mantissa();
+    match (i64::try_from(mantissa), POW10.get(d.scale() as usize)) {
+        #[allow(clippy::cast_precision_loss)] // Below 2^53 in magnitude: exact.
+        (Ok(m), Some(power)) if m.unsigned_abs() < 1 << 53 => m as f64 / power,
+        _ => rust_decimal::prelude::ToPrimitive::to_f64(&d).unwrap_or(f64::NAN),
+    }
 }
 
 decimal_type!(
@@ -165,6 +190,21 @@ mod tests {
             let x = Money::from_decimal(Decimal::new(a, scale));
             let y = Money::from_decimal(Decimal::new(b, scale));
             prop_assert_eq!(x + y - y, x);
+        }
+
+        #[test]
+        fn as_f64_is_what_a_float_parser_reads_from_the_text(m in 1i64..1 << 53, scale in 0u32..=22) {
+            let p = Price::new(Decimal::new(m, scale)).unwrap();
+            prop_assert_eq!(p.as_f64(), p.to_string().parse::<f64>().unwrap());
+            let negative = Money::from_decimal(-Decimal::new(m, scale));
+            prop_assert_eq!(negative.as_f64(), negative.to_string().parse::<f64>().unwrap());
+        }
+
+        #[test]
+        fn as_f64_of_any_price_is_within_rounding(m in 1i64..i64::MAX, scale in 0u32..=28) {
+            let p = Price::new(Decimal::new(m, scale)).unwrap();
+            let parsed = p.to_string().parse::<f64>().unwrap();
+            prop_assert!((p.as_f64() - parsed).abs() <= parsed * 1e-15, "{} vs {parsed}", p.as_f64());
         }
 
         #[test]

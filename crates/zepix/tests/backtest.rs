@@ -189,6 +189,21 @@ fn bad_input_is_refused_with_what_was_wrong() {
 }
 
 #[test]
+fn a_bad_row_deep_in_the_file_stops_the_run_naming_its_line_and_writes_no_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = generated(tmp.path());
+    // The bars are replayed while the file is read: this row comes long after the first bars ran.
+    let mut rows = std::fs::read_to_string(&file).unwrap();
+    rows.push_str("2030-01-01T00:00:00Z,1,x,0.5,1.5,3\n");
+    std::fs::write(tmp.path().join("late.csv"), rows).unwrap();
+    let out = zepix(tmp.path(), &["backtest", "--data", "late.csv", "--plugin", "bollinger", "--report", "rep"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("late.csv:20002: column high"), "{}", text(&out));
+    assert!(!tmp.path().join("rep").exists());
+    assert!(!tmp.path().join("late.csv.zbars").exists(), "no cache of a bad file");
+}
+
+#[test]
 fn the_python_strategy_trades_exactly_as_the_built_in_one() {
     let tmp = tempfile::tempdir().unwrap();
     generated(tmp.path());

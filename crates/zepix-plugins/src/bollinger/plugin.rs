@@ -1,7 +1,6 @@
 //! The strategy: one band calculator and one position state per feed.
 
 use rust_decimal::Decimal;
-use rust_decimal::prelude::ToPrimitive;
 use serde_json::{Map, Value, json};
 use zepix_model::{Bar, Feed, Level, Price, Side, Signal, SignalId, SignalType, Sizing};
 use zepix_plugin::indicators::Bollinger as Bands;
@@ -95,7 +94,7 @@ impl Plugin for Bollinger {
     fn on_bar(&mut self, feed: &Feed, bar: &Bar, ctx: &mut dyn PluginContext) -> PluginResult<()> {
         let direction = self.config.direction;
         let close = bar.close;
-        let x = close.value().to_f64().unwrap_or(f64::NAN);
+        let x = close.as_f64();
         let state = self.state(feed);
         let Some(bands) = state.bands.update(x) else {
             return Ok(());
