@@ -224,7 +224,7 @@ impl Replay {
                 self.clock.set(closed_at);
             }
             let services = self.kernel.services();
-            if services.venue().open_positions().next().is_some() {
+            if services.venue().has_open_positions() {
                 self.out.bars_in_market += 1;
             }
             // The bar's mark already valued the book unless a signal changed it since.

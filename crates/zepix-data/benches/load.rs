@@ -1,11 +1,11 @@
 //! How fast bars come off disk: CSV parsing (whole file, in memory, streaming) against the binary
-//! cache, on the same generated file. `cargo bench -p zepix-data --bench load [-- BARS]`.
+//! cache, and the background reader a backtest uses, on the same generated file. `cargo bench -p zepix-data --bench load [-- BARS]`.
 
 use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use zepix_data::{CsvReader, cache, csv, generate};
+use zepix_data::{BarStream, CsvReader, cache, csv, generate};
 
 const RUNS: usize = 5;
 
@@ -58,5 +58,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (took, cached) = best(|| cache::read(&source));
     assert_eq!(cached?, Some(bars));
     report("cache read", count, took);
+
+    // All the chunks as the user of the stream sees them; the first run parses the CSV and
+    // writes the cache, the others read the cache.
+    let drain = || -> Result<usize, zepix_data::DataError> {
+        let stream = BarStream::open(&source)?;
+        let spare = stream.recycler();
+        let mut n = 0;
+        for chunk in stream {
+            let chunk = chunk?;
+            n += chunk.bars.len();
+            spare.recycle(chunk.bars);
+        }
+        Ok(n)
+    };
+    std::fs::remove_file(cache::cache_path(&source))?;
+    let began = Instant::now();
+    assert_eq!(drain()?, count);
+    report("BarStream (parse, write cache)", count, began.elapsed());
+    let (took, streamed) = best(drain);
+    assert_eq!(streamed?, count);
+    report("BarStream (from the cache)", count, took);
     Ok(())
 }

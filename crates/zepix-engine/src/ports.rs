@@ -89,6 +89,8 @@ pub trait Venue: Send {
     fn positions(&self) -> Vec<Position>;
     /// Every open position, by id, borrowed (for filtering without copying the book).
     fn open_positions(&self) -> Box<dyn Iterator<Item = &Position> + '_>;
+    /// Whether any position is open (asked on every bar: without building an iterator).
+    fn has_open_positions(&self) -> bool;
     /// Balance, equity and P&L.
     fn account(&self) -> Account;
     /// The spread it quotes on a symbol, in pips, when it knows it.

@@ -885,11 +885,8 @@ impl Services {
             self.record_close(trade, false);
         }
         // With no position open and none closed, neither realized nor unrealized P&L moved.
-        self.marked = if !trades.is_empty() || self.venue.open_positions().next().is_some() {
-            self.check_daily_loss()
-        } else {
-            None
-        };
+        self.marked =
+            if !trades.is_empty() || self.venue.has_open_positions() { self.check_daily_loss() } else { None };
         if !self.books.is_empty() {
             trades.extend(self.mark_books(|b| b.mark_bar(symbol, bar, at)));
         }

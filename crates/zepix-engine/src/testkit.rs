@@ -394,6 +394,10 @@ impl Venue for SimpleVenue {
         Box::new(self.positions.values())
     }
 
+    fn has_open_positions(&self) -> bool {
+        !self.positions.is_empty()
+    }
+
     fn account(&self) -> Account {
         let unrealized: Money = self
             .positions

@@ -154,30 +154,33 @@ impl PaperVenue {
         let costs = self.costs(symbol, spec);
         let mut hits = Vec::new();
         for position in self.positions.values().filter(|p| &p.symbol == symbol) {
+            if position.sl.is_none() && position.tp.is_none() {
+                continue;
+            }
             let sign = position.side.sign();
             let (adverse, favorable) = match position.side {
                 Side::Buy => (low, high),
                 Side::Sell => (high, low),
             };
-            let (Ok(worst), Ok(best)) = (
-                Price::new(costs.exit(position.side, adverse, false)),
-                Price::new(costs.exit(position.side, favorable, false)),
-            ) else {
+            let (worst, best) =
+                (costs.exit(position.side, adverse, false), costs.exit(position.side, favorable, false));
+            if worst <= Decimal::ZERO || best <= Decimal::ZERO {
                 continue;
-            };
+            }
             // sign × (level − exit) ≥ 0: a buy's bid at or below its stop, a sell's ask at or above.
-            let stop = position.sl.filter(|sl| sign * (sl.value() - worst.value()) >= Decimal::ZERO).map(|sl| {
+            let stop = position.sl.filter(|sl| sign * (sl.value() - worst) >= Decimal::ZERO).map(|sl| {
+                let market = Price::new(worst).unwrap_or(sl);
                 let fill = match (gap, position.side) {
                     (false, _) => sl,
-                    (true, Side::Buy) => sl.min(worst),
-                    (true, Side::Sell) => sl.max(worst),
+                    (true, Side::Buy) => sl.min(market),
+                    (true, Side::Sell) => sl.max(market),
                 };
                 (fill, CloseReason::StopLoss)
             });
             let target = || {
                 position
                     .tp
-                    .filter(|tp| sign * (best.value() - tp.value()) >= Decimal::ZERO)
+                    .filter(|tp| sign * (best - tp.value()) >= Decimal::ZERO)
                     .map(|tp| (tp, CloseReason::TakeProfit))
             };
             if let Some((fill, reason)) = stop.or_else(target) {
@@ -298,7 +301,8 @@ impl Venue for PaperVenue {
     /// reaches both the stop and the target of a position, the stop wins: a bar does not say
     /// which came first, and assuming the worse is the safe side. The close becomes the price.
     fn mark_bar(&mut self, symbol: &Symbol, bar: &Bar, at: DateTime<Utc>) -> Vec<Trade> {
-        let mut trades = self.mark(symbol, bar.open, at);
+        let hits = self.triggered(symbol, bar.open, bar.open, true);
+        let mut trades = self.settle_all(hits, at);
         let hits = self.triggered(symbol, bar.low, bar.high, false);
         trades.extend(self.settle_all(hits, at));
         self.set_price(symbol, bar.close);
@@ -351,14 +355,22 @@ impl Venue for PaperVenue {
         Box::new(self.positions.values())
     }
 
+    fn has_open_positions(&self) -> bool {
+        !self.positions.is_empty()
+    }
+
     /// Open positions are valued at their exit side without slippage; a symbol never marked
     /// counts as 0.
     fn account(&self) -> Account {
-        let unrealized: Money = self
-            .positions
-            .values()
-            .filter_map(|p| self.valuation(p).map(|(exit, spec)| spec.pnl(p.side, p.lots, p.entry_price, exit)))
-            .sum();
+        // Summed as decimals and made money once (money normalizes on every addition).
+        let unrealized = Money::from_decimal(
+            self.positions
+                .values()
+                .filter_map(|p| {
+                    self.valuation(p).map(|(exit, spec)| spec.pnl(p.side, p.lots, p.entry_price, exit).value())
+                })
+                .sum(),
+        );
         let balance = self.initial_balance + self.realized;
         Account { balance, equity: balance + unrealized, realized: self.realized, unrealized }
     }
