@@ -351,4 +351,31 @@ mod tests {
         run.bars_in_market = 100;
         assert_eq!(Metrics::compute(&run).exposure, Some(0.25));
     }
+
+    #[test]
+    fn a_curve_without_its_unchanged_points_of_the_same_day_gives_the_same_figures() {
+        // Hourly equity over five days with flat stretches, one of them the whole second day
+        // (which must still count as a day with a return of zero).
+        let value = |h: u32| match h {
+            10..60 => "1010",
+            _ => ["995", "1020", "1020", "1005", "1030"][(h / 7 % 5) as usize],
+        };
+        let dense: Vec<(DateTime<Utc>, &str)> = (0..120).map(|h| (at(1 + h / 24, h % 24), value(h))).collect();
+        // What the replay keeps: a point where the value changed or a day began, and the last.
+        let mut sparse: Vec<(DateTime<Utc>, &str)> = Vec::new();
+        for (i, &(t, e)) in dense.iter().enumerate() {
+            let keep = sparse.last().is_none_or(|&(lt, le)| le != e || lt.date_naive() != t.date_naive());
+            if keep || i + 1 == dense.len() {
+                sparse.push((t, e));
+            }
+        }
+        assert!(sparse.len() < dense.len() / 2, "{} of {}", sparse.len(), dense.len());
+        let (a, b) =
+            (Metrics::compute(&input("1000", vec![], &dense)), Metrics::compute(&input("1000", vec![], &sparse)));
+        assert!(a.sharpe.is_some());
+        assert_eq!(
+            (a.sharpe, a.max_drawdown, a.max_drawdown_pct, a.final_equity),
+            (b.sharpe, b.max_drawdown, b.max_drawdown_pct, b.final_equity)
+        );
+    }
 }

@@ -53,7 +53,9 @@ pub struct RunInput {
     pub bars_in_market: u64,
     /// Closed trades, in the order they closed.
     pub trades: Vec<Trade>,
-    /// The equity curve in time order, typically one point per bar.
+    /// The equity curve in time order: a point at the close of every bar where the equity
+    /// changed, of the first bar of each UTC day, and of the last bar. Between two points the
+    /// equity is the earlier one's.
     pub equity: Vec<EquityPoint>,
 }
 

@@ -33,13 +33,20 @@ fn when_flat_after_a_close_the_equity_is_the_balance() {
     let run = Replay::new(kernel, clock, feed, FillRule::Close, None).run(&bars).unwrap();
 
     assert!(run.trades.len() > 20, "the strategy should trade: {}", run.trades.len());
-    assert_eq!(run.equity.len(), bars.len());
+    // A point where the equity moved (every bar a position is open), none on flat bars in
+    // between, and the last bar's.
+    let step = Timeframe::M1.duration();
+    assert!(run.equity.len() < bars.len() * 2 / 3, "{} points for {} bars", run.equity.len(), bars.len());
+    assert_eq!(run.equity.last().unwrap().time, bars.last().unwrap().time + step);
+    assert!(run.equity.windows(2).all(|w| w[0].time < w[1].time));
+    let equity_at = |t| run.equity.iter().rev().find(|p| p.time <= t).unwrap().equity;
     // Long only, and an exit bar never enters: right after each close the book is flat, so the
-    // equity is the starting balance plus every P&L so far.
+    // equity is the starting balance plus every P&L so far, and stays so until the next entry.
     let mut realized = Money::from_decimal(PaperConfig::default().balance);
-    for trade in &run.trades {
+    for (i, trade) in run.trades.iter().enumerate() {
         realized += trade.pnl;
-        let point = run.equity.iter().find(|p| p.time == trade.closed_at).unwrap();
-        assert_eq!(point.equity, realized, "at {}", trade.closed_at);
+        assert_eq!(equity_at(trade.closed_at), realized, "at {}", trade.closed_at);
+        let next_entry = run.trades.get(i + 1).map_or(bars.last().unwrap().time + step, |t| t.position.opened_at);
+        assert_eq!(equity_at(next_entry), realized, "flat until {next_entry}");
     }
 }
