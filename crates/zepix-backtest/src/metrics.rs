@@ -361,12 +361,19 @@ mod tests {
             _ => ["995", "1020", "1020", "1005", "1030"][(h / 7 % 5) as usize],
         };
         let dense: Vec<(DateTime<Utc>, &str)> = (0..120).map(|h| (at(1 + h / 24, h % 24), value(h))).collect();
-        // What the replay keeps: a point where the value changed or a day began, and the last.
+        // What the replay keeps: a point where the value changed (after the flat stretch's last
+        // one) or a day began, and the last.
         let mut sparse: Vec<(DateTime<Utc>, &str)> = Vec::new();
+        let mut tail = None;
         for (i, &(t, e)) in dense.iter().enumerate() {
             let keep = sparse.last().is_none_or(|&(lt, le)| le != e || lt.date_naive() != t.date_naive());
-            if keep || i + 1 == dense.len() {
+            if keep {
+                sparse.extend(tail.take());
                 sparse.push((t, e));
+            } else if i + 1 == dense.len() {
+                sparse.push((t, e));
+            } else {
+                tail = Some((t, e));
             }
         }
         assert!(sparse.len() < dense.len() / 2, "{} of {}", sparse.len(), dense.len());

@@ -86,7 +86,7 @@ pub struct Replay {
     tail: Option<EquityPoint>,
     /// Bars the caller expects in all ([`Replay::reserve`]), 0 when unknown.
     expected: u64,
-    progress: Option<Box<dyn FnMut(u64)>>,
+    progress: Option<Box<dyn FnMut(u64) + Send>>,
 }
 
 impl std::fmt::Debug for Replay {
@@ -145,7 +145,7 @@ impl Replay {
 
     /// `progress` hears the number of bars done every few thousand bars and at the end.
     #[must_use]
-    pub fn with_progress(mut self, progress: impl FnMut(u64) + 'static) -> Self {
+    pub fn with_progress(mut self, progress: impl FnMut(u64) + Send + 'static) -> Self {
         self.progress = Some(Box::new(progress));
         self
     }
@@ -309,10 +309,10 @@ impl Replay {
         Ok(())
     }
 
-    /// A bar's equity onto the curve when it changed or a new UTC day began; else held as the
-    /// tail, which the next point replaces (between points the equity is the earlier one's, so
-    /// drawdowns and daily closes read the same as from a point per bar, in a third of the memory
-    /// on a strategy that is mostly flat).
+    /// A bar's equity onto the curve when it changed or a new UTC day began, after the last
+    /// bar of the flat stretch before it; else held as that last bar (the tail). Between points
+    /// the equity is the earlier one's, so drawdowns and daily closes read the same as from a
+    /// point per bar, in a fraction of the memory on a strategy that is mostly flat.
     fn keep_equity(&mut self, point: EquityPoint) {
         let changed = self
             .out
@@ -320,8 +320,9 @@ impl Replay {
             .last()
             .is_none_or(|last| last.equity != point.equity || last.time.date_naive() != point.time.date_naive());
         if changed {
+            // The flat stretch's end too, so a line drawn through the points stays flat.
+            self.out.equity.extend(self.tail.take());
             self.out.equity.push(point);
-            self.tail = None;
         } else {
             self.tail = Some(point);
         }
@@ -331,16 +332,15 @@ impl Replay {
     /// number of bars to come is known (a vector doubling a dozen times copies and touches far
     /// more memory); else the usual doubling.
     fn grow_trades(&mut self) {
-        let len = self.out.trades.len().max(16);
+        let len = self.out.trades.len();
         let done = self.out.bars.max(1);
-        let extra = if self.expected > done {
+        if len > 0 && self.expected > done {
             // The pace so far over the whole run, and an eighth more.
-            let pace = usize::try_from(len as u64 * self.expected / done).unwrap_or(len);
-            pace.saturating_sub(len) + len / 8
+            let pace = usize::try_from(len as u128 * u128::from(self.expected) / u128::from(done)).unwrap_or(len);
+            self.out.trades.reserve_exact(pace.saturating_sub(len) + len / 8 + 16);
         } else {
-            len
-        };
-        self.out.trades.reserve(extra);
+            self.out.trades.reserve(len.max(16));
+        }
     }
 
     /// Keeps the closed trades of the store ops; the rest of what live would store is dropped.

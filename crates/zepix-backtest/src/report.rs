@@ -54,8 +54,8 @@ pub struct RunInput {
     /// Closed trades, in the order they closed.
     pub trades: Vec<Trade>,
     /// The equity curve in time order: a point at the close of every bar where the equity
-    /// changed, of the first bar of each UTC day, and of the last bar. Between two points the
-    /// equity is the earlier one's.
+    /// changed and of the bar before it, of the first bar of each UTC day, and of the last bar.
+    /// Between two points the equity is the earlier one's.
     pub equity: Vec<EquityPoint>,
 }
 

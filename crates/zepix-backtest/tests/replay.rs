@@ -39,6 +39,11 @@ fn when_flat_after_a_close_the_equity_is_the_balance() {
     assert!(run.equity.len() < bars.len() * 2 / 3, "{} points for {} bars", run.equity.len(), bars.len());
     assert_eq!(run.equity.last().unwrap().time, bars.last().unwrap().time + step);
     assert!(run.equity.windows(2).all(|w| w[0].time < w[1].time));
+    // A change comes right after the last bar before it: a line through the points draws flat
+    // stretches flat.
+    for w in run.equity.windows(2).filter(|w| w[0].equity != w[1].equity) {
+        assert_eq!(w[1].time - w[0].time, step, "{:?}", w);
+    }
     let equity_at = |t| run.equity.iter().rev().find(|p| p.time <= t).unwrap().equity;
     // Long only, and an exit bar never enters: right after each close the book is flat, so the
     // equity is the starting balance plus every P&L so far, and stays so until the next entry.

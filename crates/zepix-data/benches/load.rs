@@ -1,5 +1,6 @@
 //! How fast bars come off disk: CSV parsing (whole file, in memory, streaming) against the binary
-//! cache, and the background reader a backtest uses, on the same generated file. `cargo bench -p zepix-data --bench load [-- BARS]`.
+//! cache, and the background reader a backtest uses, on the same generated file.
+//! `cargo bench -p zepix-data --bench load [-- BARS]`.
 
 use std::hint::black_box;
 use std::path::Path;

@@ -11,6 +11,7 @@
 use std::fs;
 use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::UNIX_EPOCH;
 
 use chrono::{DateTime, Utc};
@@ -175,9 +176,12 @@ pub(crate) struct CacheWriter {
 
 impl CacheWriter {
     pub(crate) fn create(source: &Path, key: Key) -> Result<Self, DataError> {
+        static WRITERS: AtomicU64 = AtomicU64::new(0);
         let path = cache_path(source);
+        remove_abandoned(&path);
+        let n = WRITERS.fetch_add(1, Ordering::Relaxed);
         let mut tmp_name = path.as_os_str().to_owned();
-        tmp_name.push(format!(".tmp{}", std::process::id()));
+        tmp_name.push(format!("{TMP}{}-{n}", std::process::id()));
         let tmp = PathBuf::from(tmp_name);
         let file = fs::File::create(&tmp).map_err(|e| DataError::io(&path, e))?;
         let mut writer = Self {
@@ -224,6 +228,27 @@ impl CacheWriter {
             .and_then(|()| fs::rename(&self.tmp, &self.path));
         self.finished = written.is_ok();
         written.map_err(|e| DataError::io(&self.path, e))
+    }
+}
+
+/// What a cache's temporary file adds to its name, before the writer's process id.
+const TMP: &str = ".tmp";
+
+/// Removes temporary caches of `path` whose writing process is gone (a backtest interrupted
+/// while it read its file leaves one behind).
+fn remove_abandoned(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else { return };
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    let prefix = format!("{name}{TMP}");
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let pid = file.to_str().and_then(|f| f.strip_prefix(&prefix)).and_then(|rest| rest.split('-').next());
+        if let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok())
+            && !Path::new(&format!("/proc/{pid}")).exists()
+        {
+            let _ = fs::remove_file(entry.path());
+        }
     }
 }
 
@@ -348,7 +373,7 @@ fn decode(record: &[u8; RECORD]) -> Option<Bar> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::csv;
@@ -367,7 +392,8 @@ mod tests {
         }
     }
 
-    fn setup(count: usize) -> (tempfile::TempDir, PathBuf, Vec<Bar>) {
+    /// A folder with `bars.csv` of `count` generated bars.
+    pub(crate) fn setup(count: usize) -> (tempfile::TempDir, PathBuf, Vec<Bar>) {
         let dir = tempfile::tempdir().unwrap();
         let source = dir.path().join("bars.csv");
         let bars = crate::generate::generate(count, 3, "2024-01-01T00:00:00Z".parse().unwrap());
@@ -383,6 +409,21 @@ mod tests {
         assert!(cache_path(&source).exists());
         assert_eq!(read(&source).unwrap(), Some(bars.clone()));
         assert_eq!(load(&source).unwrap(), bars);
+    }
+
+    #[test]
+    fn a_temporary_cache_left_by_a_process_that_is_gone_is_removed() {
+        let (dir, source, bars) = setup(100);
+        let cache = cache_path(&source);
+        let name = |suffix: &str| dir.path().join(format!("{}{suffix}", cache.file_name().unwrap().to_str().unwrap()));
+        // No process has an id above the kernel's maximum (4,194,304); this one is running.
+        let (gone, alive) = (name(".tmp4294967295-0"), name(&format!(".tmp{}-999", std::process::id())));
+        fs::write(&gone, b"half a cache").unwrap();
+        fs::write(&alive, b"being written").unwrap();
+        assert_eq!(load(&source).unwrap(), bars);
+        assert!(!gone.exists());
+        assert!(alive.exists(), "a running writer's file is left alone");
+        assert!(cache.exists());
     }
 
     #[test]

@@ -43,13 +43,15 @@ pub struct BarStream {
     chunks: Receiver<Result<Chunk, DataError>>,
     spare: Sender<Vec<Bar>>,
     worker: Option<JoinHandle<()>>,
+    source: PathBuf,
 }
 
 impl BarStream {
     /// Starts reading `source`.
     ///
     /// # Errors
-    /// When the file cannot be read (a bad row comes later, from the iterator).
+    /// When the file does not exist or its metadata cannot be read; a file that cannot be read
+    /// and a bad row come later, from the iterator.
     pub fn open(source: impl AsRef<Path>) -> Result<Self, DataError> {
         let source = source.as_ref().to_path_buf();
         let key = Key::of(&source)?;
@@ -60,7 +62,7 @@ impl BarStream {
             .name("zepix-bars".into())
             .spawn(move || reader.run())
             .map_err(|e| DataError::io(&source, e))?;
-        Ok(Self { chunks, spare, worker: Some(worker) })
+        Ok(Self { chunks, spare, worker: Some(worker), source })
     }
 
     /// Where used chunks go back to the reader to be filled again.
@@ -86,7 +88,18 @@ impl Iterator for BarStream {
     type Item = Result<Chunk, DataError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.chunks.recv().ok()
+        if let Ok(item) = self.chunks.recv() {
+            return Some(item);
+        }
+        // The reader hung up: it finished, or it panicked, which must not pass for the end of
+        // the file.
+        let worker = self.worker.take()?;
+        worker.join().err().map(|_| {
+            Err(DataError::io(
+                &self.source,
+                std::io::Error::other("the bar reader thread failed; the file was not read to its end"),
+            ))
+        })
     }
 }
 
@@ -205,15 +218,7 @@ impl Reader {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::csv;
-
-    fn file(count: usize) -> (tempfile::TempDir, PathBuf, Vec<Bar>) {
-        let dir = tempfile::tempdir().unwrap();
-        let source = dir.path().join("bars.csv");
-        let bars = crate::generate::generate(count, 5, "2024-01-01T00:00:00Z".parse().unwrap());
-        csv::write_all(&source, &bars).unwrap();
-        (dir, source, bars)
-    }
+    use crate::cache::tests::setup as file;
 
     fn collect(source: &Path) -> (Vec<Bar>, Vec<f64>, Vec<bool>) {
         let stream = BarStream::open(source).unwrap();

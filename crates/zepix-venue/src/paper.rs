@@ -296,7 +296,7 @@ impl Venue for PaperVenue {
         self.settle_all(hits, at)
     }
 
-    /// A closed bar: its open is marked first (a gap through a level fills at the open), then its
+    /// A closed bar: its open is checked first (a gap through a level fills at the open), then its
     /// range is checked: a level inside the bar's low–high fills at the level itself. When a bar
     /// reaches both the stop and the target of a position, the stop wins: a bar does not say
     /// which came first, and assuming the worse is the safe side. The close becomes the price.
