@@ -220,14 +220,16 @@ impl Replay {
                     FillRule::NextOpen => self.held.push((plugin, signal)),
                 }
             }
-            if self.recorded.front().is_some_and(|s| s.timestamp.is_some_and(|t| t < closed_at)) {
-                while self.recorded.front().is_some_and(|s| s.timestamp.is_some_and(|t| t < closed_at)) {
-                    if let Some(signal) = self.recorded.pop_front() {
-                        self.clock.set(signal.timestamp.unwrap_or(closed_at).max(bar.time));
-                        self.out.signals += 1;
-                        self.process(SignalSource::Webhook, signal);
-                    }
+            let mut replayed_any = false;
+            while self.recorded.front().is_some_and(|s| s.timestamp.is_some_and(|t| t < closed_at)) {
+                if let Some(signal) = self.recorded.pop_front() {
+                    self.clock.set(signal.timestamp.unwrap_or(closed_at).max(bar.time));
+                    self.out.signals += 1;
+                    self.process(SignalSource::Webhook, signal);
+                    replayed_any = true;
                 }
+            }
+            if replayed_any {
                 self.clock.set(closed_at);
             }
             let services = self.kernel.services();
