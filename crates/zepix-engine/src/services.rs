@@ -820,7 +820,10 @@ impl Services {
     pub fn take_ops(&mut self) -> Vec<StoreOp> {
         let prices = std::mem::take(&mut self.prices);
         self.ops.extend(prices.into_iter().map(|(symbol, (price, at))| StoreOp::Price { symbol, price, at }));
-        std::mem::take(&mut self.ops)
+        // The next batch starts with room for one like this: growing a vector op by op copies
+        // it over and over, and a burst makes batches of thousands.
+        let room = self.ops.len();
+        std::mem::replace(&mut self.ops, Vec::with_capacity(room))
     }
 
     /// How many store ops wait to be taken.
