@@ -6,10 +6,11 @@
 //!   and its own tables ([`SqlitePluginDb`]).
 //! - [`inbox`]: [`LogInbox`], the durable, idempotent inbox: an append-only log with group commit,
 //!   fast enough to acknowledge webhooks.
-//! - `schema`: the migrations of both databases; `writer`: the store's writer thread; `codec`:
-//!   how values are stored.
+//! - `schema`: the migrations of both databases; `writer`: the store's writer thread; `copier`:
+//!   the thread copying trades into the plugins' databases; `codec`: how values are stored.
 
 mod codec;
+mod copier;
 pub mod inbox;
 pub mod plugin_db;
 mod schema;

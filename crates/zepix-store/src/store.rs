@@ -22,7 +22,7 @@ use crate::codec::{
 };
 use crate::plugin_db::SqlitePluginDb;
 use crate::schema::{self, ENGINE_MIGRATIONS};
-use crate::writer::{Msg, Writer};
+use crate::writer::{Db, Msg, Writer};
 
 /// The SQLite store: `zepix.db` (WAL, `synchronous=FULL`) and the plugins' `plugin.db` files.
 #[derive(Debug)]
@@ -51,12 +51,18 @@ impl SqliteStore {
             reader.query_row("SELECT MAX(seq) FROM signals", [], |r| r.get(0)).map_err(db_err)?;
         let committed_seq = Arc::new(AtomicU64::new(max_seq.map_or(Ok(0), |s| crate::codec::to_u64("seq", s))?));
         let (tx, rx) = mpsc::channel();
-        let writer = Writer::new(write_conn, data_dir.to_path_buf(), Arc::clone(&committed_seq));
+        let (copier, copier_thread) = crate::copier::spawn(data_dir.to_path_buf())
+            .map_err(|e| StoreError::Db(format!("cannot start the plugin copier: {e}")))?;
+        let writer = Writer::new(copier, Arc::clone(&committed_seq));
         let handle = std::thread::Builder::new()
             .name("zepix-store-writer".into())
             .spawn(move || {
                 lower_priority();
-                writer.run(&rx);
+                // Ends with the copier's sender gone: the copier finishes its queue and stops.
+                writer.run(&mut Db::new(&write_conn), &rx);
+                if copier_thread.join().is_err() {
+                    tracing::error!("the plugin copier panicked");
+                }
             })
             .map_err(|e| StoreError::Db(format!("cannot start the store writer: {e}")))?;
         Ok(Self {
@@ -416,7 +422,7 @@ impl Store for SqliteStore {
 /// Records are not on the path of an acknowledgement (the inbox is) nor of a trade (the kernel
 /// is), so the writer yields the CPU to both: a nice value of 10 for this thread only (Linux
 /// applies `setpriority` per thread). Failing to lower it changes nothing else.
-fn lower_priority() {
+pub(crate) fn lower_priority() {
     #[cfg(target_os = "linux")]
     if let Err(e) = rustix::process::setpriority_process(None, 10) {
         tracing::debug!("store writer keeps its priority: {e}");
