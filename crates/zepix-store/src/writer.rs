@@ -19,7 +19,7 @@ use crate::codec::{time_text, to_i64};
 use crate::copier::CopyMsg;
 
 /// Ops one transaction takes at most; more wait for the next.
-pub(crate) const MAX_BATCH_OPS: usize = 4096;
+pub(crate) const MAX_BATCH_OPS: usize = 16_384;
 
 /// How often committed work is made durable (a WAL checkpoint, which syncs the log). Commits in
 /// between survive a crash of the process; the inbox keeps every signal until it is durable here,
