@@ -401,7 +401,8 @@ pub trait PluginDb: Send {
 
 /// Where everything is recorded.
 pub trait Store: Send + Sync {
-    /// Queues ops; they are committed in order, in batches, by a writer in the background.
+    /// Queues ops; they are committed in order, in batches, by a writer in the background. May
+    /// wait while the writer is far behind, so a long burst cannot grow the queue without bound.
     fn submit(&self, ops: Vec<StoreOp>);
     /// Blocks until everything submitted so far is committed.
     ///

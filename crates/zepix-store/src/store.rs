@@ -22,7 +22,7 @@ use crate::codec::{
 };
 use crate::plugin_db::SqlitePluginDb;
 use crate::schema::{self, ENGINE_MIGRATIONS};
-use crate::writer::{Db, Msg, Writer};
+use crate::writer::{Backlog, Db, Msg, Writer};
 
 /// The SQLite store: `zepix.db` (WAL, `synchronous=FULL`) and the plugins' `plugin.db` files.
 #[derive(Debug)]
@@ -31,6 +31,8 @@ pub struct SqliteStore {
     tx: Option<Sender<Msg>>,
     writer: Option<JoinHandle<()>>,
     committed_seq: Arc<AtomicU64>,
+    /// Ops queued for the writer; `submit` waits while it is full.
+    backlog: Arc<Backlog>,
     reader: Mutex<Connection>,
 }
 
@@ -53,7 +55,8 @@ impl SqliteStore {
         let (tx, rx) = mpsc::channel();
         let (copier, copier_thread) = crate::copier::spawn(data_dir.to_path_buf())
             .map_err(|e| StoreError::Db(format!("cannot start the plugin copier: {e}")))?;
-        let writer = Writer::new(copier, Arc::clone(&committed_seq));
+        let backlog = Arc::new(Backlog::default());
+        let writer = Writer::new(copier, Arc::clone(&backlog), Arc::clone(&committed_seq));
         let handle = std::thread::Builder::new()
             .name("zepix-store-writer".into())
             .spawn(move || {
@@ -70,6 +73,7 @@ impl SqliteStore {
             tx: Some(tx),
             writer: Some(handle),
             committed_seq,
+            backlog,
             reader: Mutex::new(reader),
         })
     }
@@ -203,7 +207,9 @@ impl Store for SqliteStore {
         if ops.is_empty() {
             return;
         }
-        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(Msg::Ops(ops)).is_ok());
+        let stopped = || self.writer.as_ref().is_none_or(JoinHandle::is_finished);
+        let sent =
+            self.backlog.enter(ops.len(), stopped) && self.tx.as_ref().is_some_and(|tx| tx.send(Msg::Ops(ops)).is_ok());
         if !sent {
             tracing::error!("store writer has stopped: ops dropped");
         }

@@ -6,9 +6,9 @@
 //! reported by the next `flush`, and every other op of the batch is kept, in order. The plugins'
 //! copies of trades are written by the copier (`copier.rs`) once the engine db has committed.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SendError, Sender, SyncSender};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, Statement, params};
@@ -28,6 +28,45 @@ const SYNC_EVERY: Duration = Duration::from_millis(200);
 
 /// How long a batch may gather ops before it is committed.
 const GATHER: Duration = Duration::from_millis(25);
+
+/// Ops the writer's queue may hold before a submitter waits: about ten thousand signals' worth, a
+/// fraction of a second of writing. Normal load never comes near it; a burst beyond it waits for
+/// the writer instead of holding an ever larger backlog in fresh memory.
+pub(crate) const MAX_QUEUED_OPS: usize = 65_536;
+
+/// How many ops wait in the writer's queue.
+#[derive(Debug, Default)]
+pub(crate) struct Backlog {
+    queued: Mutex<usize>,
+    drained: Condvar,
+}
+
+impl Backlog {
+    /// Counts `n` more ops in, first waiting while the queue is full; `false` (nothing counted)
+    /// when the writer has stopped, as `stopped` tells, so a dead writer never blocks a caller.
+    pub(crate) fn enter(&self, n: usize, stopped: impl Fn() -> bool) -> bool {
+        let mut queued = self.queued.lock().unwrap_or_else(PoisonError::into_inner);
+        while *queued >= MAX_QUEUED_OPS {
+            if stopped() {
+                return false;
+            }
+            queued = self.drained.wait_timeout(queued, STOP_CHECK).unwrap_or_else(PoisonError::into_inner).0;
+        }
+        *queued += n;
+        true
+    }
+
+    /// Counts `n` ops out (the writer took them).
+    fn leave(&self, n: usize) {
+        let mut queued = self.queued.lock().unwrap_or_else(PoisonError::into_inner);
+        *queued = queued.saturating_sub(n);
+        drop(queued);
+        self.drained.notify_all();
+    }
+}
+
+/// How often a submitter waiting on a full queue checks that the writer still runs.
+const STOP_CHECK: Duration = Duration::from_millis(100);
 
 /// What the writer is sent.
 pub(crate) enum Msg {
@@ -157,6 +196,8 @@ impl<'c> Db<'c> {
 
 /// The writer's state, owned by its thread.
 pub(crate) struct Writer {
+    /// The queue's count of ops, shared with the submitters.
+    backlog: Arc<Backlog>,
     /// Committed batches go on to the plugins' copies.
     copier: Sender<CopyMsg>,
     /// Highest signal sequence number committed and synced to disk (shared with the store).
@@ -172,9 +213,9 @@ pub(crate) struct Writer {
 type OpResult = Result<(), String>;
 
 impl Writer {
-    pub(crate) fn new(copier: Sender<CopyMsg>, committed_seq: Arc<AtomicU64>) -> Self {
+    pub(crate) fn new(copier: Sender<CopyMsg>, backlog: Arc<Backlog>, committed_seq: Arc<AtomicU64>) -> Self {
         let synced = committed_seq.load(Ordering::Acquire);
-        Self { copier, committed_seq, unsynced_seq: synced, last_sync: Instant::now(), error: None }
+        Self { backlog, copier, committed_seq, unsynced_seq: synced, last_sync: Instant::now(), error: None }
     }
 
     /// Runs until every sender is gone and the queue is drained.
@@ -228,7 +269,10 @@ impl Writer {
 
     fn take(&mut self, msg: Msg, ops: &mut Vec<StoreOp>, flushes: &mut Vec<SyncSender<Result<(), StoreError>>>) {
         match msg {
-            Msg::Ops(mut more) => ops.append(&mut more),
+            Msg::Ops(mut more) => {
+                self.backlog.leave(more.len());
+                ops.append(&mut more);
+            }
             Msg::Flush(reply) => flushes.push(reply),
         }
     }
@@ -587,5 +631,37 @@ fn describe(op: &StoreOp) -> String {
         StoreOp::ShadowPosition(p) => format!("shadow position {} of {}", p.id, p.plugin),
         StoreOp::ShadowClosed(t) => format!("close of shadow position {} of {}", t.position.id, t.position.plugin),
         StoreOp::ShadowDecision { signal_id, .. } => format!("shadow decision on `{signal_id}`"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::{Backlog, MAX_QUEUED_OPS};
+
+    fn queued(backlog: &Backlog) -> usize {
+        *backlog.queued.lock().unwrap()
+    }
+
+    #[test]
+    fn a_full_backlog_lets_a_submitter_in_once_the_writer_takes_ops() {
+        let backlog = Arc::new(Backlog::default());
+        assert!(backlog.enter(MAX_QUEUED_OPS, || false));
+        let waiting = {
+            let backlog = Arc::clone(&backlog);
+            std::thread::spawn(move || backlog.enter(10, || false))
+        };
+        backlog.leave(MAX_QUEUED_OPS);
+        assert!(waiting.join().unwrap(), "the submitter got in");
+        assert_eq!(queued(&backlog), 10);
+    }
+
+    #[test]
+    fn a_full_backlog_of_a_stopped_writer_refuses_instead_of_waiting_forever() {
+        let backlog = Backlog::default();
+        assert!(backlog.enter(MAX_QUEUED_OPS, || false));
+        assert!(!backlog.enter(1, || true));
+        assert_eq!(queued(&backlog), MAX_QUEUED_OPS, "nothing was counted in");
     }
 }

@@ -11,7 +11,8 @@ use common::{at, dec, order, plugin, position, sid, signal, trade};
 use serde_json::{Value, json};
 use zepix_engine::{Outcome, OutcomeStatus, Store, StoreOp, TradingState};
 use zepix_model::{
-    Event, EventKind, Fill, Money, OrderId, OrderStatus, PositionId, Side, SignalSource, Symbol, Timeframe, Trend,
+    Event, EventKind, Fill, Money, OrderId, OrderStatus, PositionId, Price, Side, SignalSource, Symbol, Timeframe,
+    Trend,
 };
 use zepix_store::SqliteStore;
 
@@ -186,6 +187,27 @@ fn flush_then_reopen_sees_everything_and_drop_drains_the_queue() {
     assert!(snap.positions.is_empty());
     assert_eq!(snap.realized, Money::from_decimal(dec("2")));
     assert_eq!(snap.trading_state, Some(TradingState::Halted));
+}
+
+#[test]
+fn a_burst_larger_than_the_writers_queue_is_stored_whole_and_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    // 100,000 ops, far over the queue's bound: submitting waits for the writer, nothing is lost.
+    for batch in 0..50_u64 {
+        let ops = (0..2_000_u64)
+            .map(|i| {
+                let n = batch * 2_000 + i;
+                StoreOp::Price { symbol: xau(), price: Price::new(dec(&format!("{}", n + 1))).unwrap(), at: at(0) }
+            })
+            .collect();
+        store.submit(ops);
+    }
+    store.submit(vec![signal_op(7, "last")]);
+    store.flush().unwrap();
+    let snap = store.snapshot(at(0)).unwrap();
+    assert_eq!(snap.prices.get(&xau()), Some(&Price::new(dec("100000")).unwrap()), "the last price written wins");
+    assert_eq!(store.committed_seq(), 7);
 }
 
 #[test]
