@@ -5,8 +5,28 @@ use std::str::FromStr;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::Row;
+use rusqlite::types::ToSqlOutput;
 use serde::de::DeserializeOwned;
 use zepix_engine::StoreError;
+
+/// The columns every table of positions shares, in this order: symbol, side, lots, entry price,
+/// SL, TP, opened at.
+pub(crate) fn position_columns(p: &zepix_model::Position) -> [ToSqlOutput<'_>; 7] {
+    [
+        p.symbol.as_str().into(),
+        p.side.as_str().into(),
+        p.lots.to_string().into(),
+        p.entry_price.to_string().into(),
+        nullable(p.sl.map(|v| v.to_string())),
+        nullable(p.tp.map(|v| v.to_string())),
+        time_text(p.opened_at).into(),
+    ]
+}
+
+/// A column that may be NULL.
+pub(crate) fn nullable<'a, T: Into<ToSqlOutput<'a>>>(value: Option<T>) -> ToSqlOutput<'a> {
+    value.map_or(ToSqlOutput::from(rusqlite::types::Null), Into::into)
+}
 
 /// A database failure as the port's error.
 pub(crate) fn db_err(err: rusqlite::Error) -> StoreError {

@@ -5,13 +5,13 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use rusqlite::types::{Value as SqlValue, ValueRef};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use rust_decimal::Decimal;
 use serde_json::{Map, Number, Value};
 use zepix_engine::{PluginDb, StoreError};
 use zepix_model::{PluginId, Position, Trade};
 
-use crate::codec::{db_err, time_text, to_i64};
+use crate::codec::{db_err, position_columns, time_text, to_i64};
 use crate::schema::{self, PLUGIN_MIGRATIONS};
 
 /// Where a plugin's database lives under the data directory.
@@ -41,17 +41,11 @@ pub(crate) fn record_open(conn: &Connection, position: &Position) -> rusqlite::R
              lot_size = excluded.lot_size, entry_price = excluded.entry_price, sl_price = excluded.sl_price,
              tp_price = excluded.tp_price, entry_time = excluded.entry_time",
     )?
-    .execute(params![
-        to_i64("position id", position.id.0)?,
-        to_i64("order id", position.order_id.0)?,
-        position.symbol.as_str(),
-        position.side.as_str(),
-        position.lots.to_string(),
-        position.entry_price.to_string(),
-        position.sl.map(|p| p.to_string()),
-        position.tp.map(|p| p.to_string()),
-        time_text(position.opened_at),
-    ])?;
+    .execute(params_from_iter(
+        [to_i64("position id", position.id.0)?.into(), to_i64("order id", position.order_id.0)?.into()]
+            .into_iter()
+            .chain(position_columns(position)),
+    ))?;
     Ok(())
 }
 
@@ -70,21 +64,17 @@ pub(crate) fn record_close(conn: &Connection, trade: &Trade) -> rusqlite::Result
              profit_pips = excluded.profit_pips, profit_dollars = excluded.profit_dollars, status = 'CLOSED',
              close_reason = excluded.close_reason",
     )?
-    .execute(params![
-        to_i64("position id", p.id.0)?,
-        to_i64("order id", p.order_id.0)?,
-        p.symbol.as_str(),
-        p.side.as_str(),
-        p.lots.to_string(),
-        p.entry_price.to_string(),
-        p.sl.map(|v| v.to_string()),
-        p.tp.map(|v| v.to_string()),
-        time_text(p.opened_at),
-        time_text(trade.closed_at),
-        trade.pips.normalize().to_string(),
-        trade.pnl.to_string(),
-        trade.reason.as_str(),
-    ])?;
+    .execute(params_from_iter(
+        [to_i64("position id", p.id.0)?.into(), to_i64("order id", p.order_id.0)?.into()]
+            .into_iter()
+            .chain(position_columns(p))
+            .chain([
+                time_text(trade.closed_at).into(),
+                trade.pips.normalize().to_string().into(),
+                trade.pnl.to_string().into(),
+                trade.reason.as_str().into(),
+            ]),
+    ))?;
     Ok(trade.closed_at.date_naive())
 }
 

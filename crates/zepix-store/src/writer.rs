@@ -11,11 +11,12 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SendError, Sender, SyncSender}
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, Statement, params};
+use rusqlite::types::ToSqlOutput;
+use rusqlite::{Connection, Statement, params, params_from_iter};
 use zepix_engine::{StoreError, StoreOp};
 use zepix_model::{PluginId, Position};
 
-use crate::codec::{time_text, to_i64};
+use crate::codec::{nullable, position_columns, time_text, to_i64};
 use crate::copier::CopyMsg;
 
 /// Ops one transaction takes at most; more wait for the next.
@@ -440,33 +441,28 @@ fn apply(db: &mut Db<'_>, op: &StoreOp) -> OpResult {
             let p = &trade.position;
             let id = to_i64("position id", p.id.0).map_err(sql)?;
             db.stmt(Sql::DeletePosition).and_then(|stmt| stmt.execute([id])).map_err(sql)?;
-            db.stmt(Sql::InsertTrade)
-                .and_then(|stmt| {
-                    stmt.execute(params![
-                        id,
-                        p.plugin.as_str(),
-                        to_i64("order id", p.order_id.0)?,
-                        p.signal_id.as_ref().map(|s| s.as_str()),
-                        p.symbol.as_str(),
-                        p.side.as_str(),
-                        p.lots.to_string(),
-                        p.entry_price.to_string(),
-                        p.sl.map(|v| v.to_string()),
-                        p.tp.map(|v| v.to_string()),
-                        time_text(p.opened_at),
-                        trade.exit_price.to_string(),
-                        time_text(trade.closed_at),
-                        trade.pnl.to_string(),
-                        trade.pips.normalize().to_string(),
-                        trade.reason.as_str(),
-                    ])
-                })
-                .map_err(|e| match e.sqlite_error_code() {
-                    Some(rusqlite::ErrorCode::ConstraintViolation) => {
-                        format!("position {} is already closed: {e}", p.id)
-                    }
-                    _ => e.to_string(),
-                })?;
+            let mut columns = vec![
+                ToSqlOutput::from(id),
+                p.plugin.as_str().into(),
+                to_i64("order id", p.order_id.0).map_err(sql)?.into(),
+                nullable(p.signal_id.as_ref().map(|s| s.as_str())),
+            ];
+            columns.extend(position_columns(p));
+            columns.extend([
+                trade.exit_price.to_string().into(),
+                time_text(trade.closed_at).into(),
+                trade.pnl.to_string().into(),
+                trade.pips.normalize().to_string().into(),
+                trade.reason.as_str().into(),
+            ]);
+            db.stmt(Sql::InsertTrade).and_then(|stmt| stmt.execute(params_from_iter(columns))).map_err(|e| match e
+                .sqlite_error_code()
+            {
+                Some(rusqlite::ErrorCode::ConstraintViolation) => {
+                    format!("position {} is already closed: {e}", p.id)
+                }
+                _ => e.to_string(),
+            })?;
         }
         StoreOp::PluginTradeOpened(_) | StoreOp::DayClosed { .. } => {}
         StoreOp::Event(event) => {
@@ -579,19 +575,14 @@ fn apply(db: &mut Db<'_>, op: &StoreOp) -> OpResult {
 }
 
 fn upsert_position(db: &mut Db<'_>, p: &Position) -> rusqlite::Result<()> {
-    db.stmt(Sql::UpsertPosition)?.execute(params![
-        to_i64("position id", p.id.0)?,
-        p.plugin.as_str(),
-        to_i64("order id", p.order_id.0)?,
-        p.signal_id.as_ref().map(|s| s.as_str()),
-        p.symbol.as_str(),
-        p.side.as_str(),
-        p.lots.to_string(),
-        p.entry_price.to_string(),
-        p.sl.map(|v| v.to_string()),
-        p.tp.map(|v| v.to_string()),
-        time_text(p.opened_at),
-    ])?;
+    let mut columns = vec![
+        ToSqlOutput::from(to_i64("position id", p.id.0)?),
+        p.plugin.as_str().into(),
+        to_i64("order id", p.order_id.0)?.into(),
+        nullable(p.signal_id.as_ref().map(|s| s.as_str())),
+    ];
+    columns.extend(position_columns(p));
+    db.stmt(Sql::UpsertPosition)?.execute(params_from_iter(columns))?;
     Ok(())
 }
 
