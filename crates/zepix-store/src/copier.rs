@@ -114,7 +114,7 @@ impl Copier {
         for plugin in plugins {
             if let Err(e) = self.copy_to_plugin(plugin, copies) {
                 let what = format!("plugin {plugin} database: {e}");
-                tracing::error!(error = %what, "store writer");
+                tracing::error!(error = %what, "plugin copier");
                 self.error.get_or_insert(what);
             }
         }
